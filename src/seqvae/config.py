@@ -1,0 +1,165 @@
+"""Typed run configuration: the schema behind the Hydra configs in ``seqvae/conf``.
+
+Defaults are those of SPEC sections 1-3. Each section checks its values when built, so a bad
+override fails with a message naming the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from omegaconf import OmegaConf
+
+from seqvae.models.dropout import METHODS
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+@dataclass
+class DataConfig:
+    """Corpus files and batching. ``dir: null`` selects the embedded default corpus."""
+
+    name: str = "embedded"
+    dir: Optional[str] = None
+    train: str = "train.txt"
+    valid: str = "valid.txt"
+    test: str = "test.txt"
+    labelled: bool = False
+    lowercase: bool = False
+    max_vocab: Optional[int] = None
+    min_count: int = 1
+    max_len: Optional[int] = None
+    batch_size: int = 32
+    eval_batch_size: int = 128
+
+    def __post_init__(self):
+        _require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+        _require(self.eval_batch_size >= 1, f"data.eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        _require(self.max_len is None or self.max_len >= 1, f"data.max_len must be >= 1, got {self.max_len}")
+
+
+@dataclass
+class ModelConfig:
+    """Network sizes and decoder kind (``lstm`` or ``double-lstm``)."""
+
+    emb_dim: int = 512
+    enc_hidden: int = 1024
+    dec_hidden: int = 1024
+    z_dim: int = 32
+    decoder: str = "double-lstm"
+
+    def __post_init__(self):
+        _require(self.decoder in ("lstm", "double-lstm"), f"model.decoder must be lstm or double-lstm, got {self.decoder!r}")
+        for key in ("emb_dim", "enc_hidden", "dec_hidden", "z_dim"):
+            _require(getattr(self, key) >= 1, f"model.{key} must be >= 1, got {getattr(self, key)}")
+
+
+@dataclass
+class DropoutConfig:
+    """Decoder-input dropout: ``method`` none / uniform / adversarial, rate ``R`` and AWD settings."""
+
+    method: str = "adversarial"
+    rate: float = 0.3
+    exact_k: bool = False
+    drop_to: str = "zero"
+    tau: float = 1.0
+    lam: float = 1.0
+    adv_emb_dim: int = 256
+    adv_hidden_dim: int = 256
+
+    def __post_init__(self):
+        _require(self.method in METHODS, f"unknown dropout.method {self.method!r}; choose one of {list(METHODS)}")
+        _require(0.0 <= self.rate < 1.0, f"dropout.rate (R) must be in [0, 1), got {self.rate}")
+        _require(self.drop_to in ("zero", "unk"), f"dropout.drop_to must be zero or unk, got {self.drop_to!r}")
+        _require(self.tau > 0, f"dropout.tau must be > 0, got {self.tau}")
+        _require(self.lam >= 0, f"dropout.lam must be >= 0, got {self.lam}")
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser (``sgd`` or ``adam``), clipping, per-epoch lr decay, Polyak/EMA decay."""
+
+    name: str = "sgd"
+    lr: float = 1.0
+    lr_decay: float = 0.96
+    grad_clip: float = 5.0
+    ema_decay: float = 0.9995
+
+    def __post_init__(self):
+        _require(self.name in ("sgd", "adam"), f"optim.name must be sgd or adam, got {self.name!r}")
+        _require(self.lr > 0, f"optim.lr must be > 0, got {self.lr}")
+        _require(0 < self.lr_decay <= 1, f"optim.lr_decay must be in (0, 1], got {self.lr_decay}")
+        _require(self.grad_clip > 0, f"optim.grad_clip must be > 0, got {self.grad_clip}")
+        _require(0 <= self.ema_decay < 1, f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+@dataclass
+class AnnealConfig:
+    """KL weight schedule (see :class:`seqvae.objectives.KLSchedule`) and free bits per dimension."""
+
+    kind: str = "linear"
+    beta_0: float = 0.1
+    steps: int = 10000
+    cycles: int = 4
+    ratio: float = 0.5
+    free_bits: float = 0.0
+
+    def __post_init__(self):
+        _require(self.free_bits >= 0, f"anneal.free_bits must be >= 0, got {self.free_bits}")
+        self.schedule()
+
+    def schedule(self):
+        from seqvae.objectives.annealing import KLSchedule
+
+        return KLSchedule(self.kind, self.beta_0, self.steps, self.cycles, self.ratio)
+
+
+@dataclass
+class TrainConfig:
+    """Trainer settings: length, early stopping, hardware, logging, checkpoints."""
+
+    max_epochs: int = 100
+    max_steps: int = -1
+    patience: int = 5
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_n_steps: int = 50
+    checkpoint_every_n_steps: int = 0
+    limit_train_batches: float = 1.0
+    limit_val_batches: float = 1.0
+    progress_bar: bool = True
+    resume: bool = True
+
+    def __post_init__(self):
+        _require(self.max_epochs >= 1, f"train.max_epochs must be >= 1, got {self.max_epochs}")
+        _require(self.patience >= 1, f"train.patience must be >= 1, got {self.patience}")
+
+
+@dataclass
+class Config:
+    """A whole run: everything needed to reproduce it from its seed."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    dropout: DropoutConfig = field(default_factory=DropoutConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    anneal: AnnealConfig = field(default_factory=AnnealConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    out_dir: str = "runs/${data.name}-${dropout.method}-seed${seed}"
+
+    @classmethod
+    def from_dict(cls, values: Any) -> "Config":
+        """Validated config from a dict or DictConfig (unknown keys are an error)."""
+        merged = OmegaConf.merge(OmegaConf.structured(cls), values)
+        return OmegaConf.to_object(merged)
+
+    def to_dict(self) -> dict:
+        """Plain, resolved dict (for checkpoints and JSON)."""
+        return asdict(self)

@@ -1,0 +1,83 @@
+"""Lightning data module: reads a corpus, builds the vocabulary, serves bucketed batches."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from seqvae.config import DataConfig
+from seqvae.data.batching import BucketBatchSampler, SentenceDataset, make_batch
+from seqvae.data.corpus import SPLITS, Split, default_corpus_dir, read_split
+from seqvae.data.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+def split_path(cfg: DataConfig, split: str) -> Path:
+    """File of ``split`` (train / valid / test) under ``cfg.dir``, or the embedded corpus."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
+    root = Path(cfg.dir).expanduser() if cfg.dir is not None else default_corpus_dir()
+    return root / getattr(cfg, split)
+
+
+def load_split(cfg: DataConfig, split: str) -> Split:
+    """Read one split as configured."""
+    return read_split(split_path(cfg, split), labelled=cfg.labelled, lowercase=cfg.lowercase)
+
+
+def sentence_loader(
+    sentences: list[list[int]], vocab: Vocabulary, batch_size: int, shuffle: bool = False, seed: int = 0
+) -> DataLoader:
+    """Length-bucketed DataLoader of encoded sentences yielding :class:`Batch` objects."""
+    sampler = BucketBatchSampler([len(s) for s in sentences], batch_size, shuffle=shuffle, seed=seed)
+    collate = partial(make_batch, pad_id=vocab.pad_id, bos_id=vocab.bos_id, eos_id=vocab.eos_id)
+    return DataLoader(SentenceDataset(sentences), batch_sampler=sampler, collate_fn=collate)
+
+
+class TextDataModule(L.LightningDataModule):
+    """Train/valid/test loaders of one corpus.
+
+    Args:
+        cfg: the ``data`` config section.
+        seed: seeds the training batch order (with the epoch).
+        vocab: a vocabulary to reuse (from a checkpoint); built from the training split otherwise.
+    """
+
+    def __init__(self, cfg: DataConfig, seed: int = 0, vocab: Vocabulary | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.seed = seed
+        train = load_split(cfg, "train")
+        self.vocab = vocab or Vocabulary.build(train.sentences, cfg.max_vocab, cfg.min_count)
+        if cfg.max_len is not None:
+            kept = [s for s in train.sentences if len(s) <= cfg.max_len]
+            log.info("data.max_len=%d: kept %d of %d training sentences", cfg.max_len, len(kept), len(train.sentences))
+            if not kept:
+                raise ValueError(f"data.max_len={cfg.max_len} leaves no training sentence")
+            train = Split(kept)
+        self.encoded = {"train": [self.vocab.encode(s) for s in train.sentences]}
+
+    def split(self, name: str) -> list[list[int]]:
+        """Encoded sentences of a split, read on first use."""
+        if name not in self.encoded:
+            self.encoded[name] = [self.vocab.encode(s) for s in load_split(self.cfg, name).sentences]
+        return self.encoded[name]
+
+    def loader(self, name: str, shuffle: bool = False) -> DataLoader:
+        """DataLoader of a split; training order is bucketed and shuffled per epoch."""
+        size = self.cfg.batch_size if shuffle else self.cfg.eval_batch_size
+        return sentence_loader(self.split(name), self.vocab, size, shuffle, self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("valid")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test")

@@ -1,0 +1,154 @@
+"""The sequence VAE: encoder, word dropout, decoder (SPEC sections 1-2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqvae.models.decoders import build_decoder
+from seqvae.models.dropout import WordDropout, build_dropout
+from seqvae.models.encoder import LSTMEncoder
+from seqvae.objectives.kl import gaussian_kl
+
+
+@dataclass
+class VAEOutput:
+    """Per-sentence terms of one forward pass.
+
+    Attributes:
+        rec: ``(B,)`` ``-log p(x | z, mask)`` with one posterior sample.
+        kl_per_dim: ``(B, Z)`` closed-form ``KL(q(z|x) || p(z))`` per latent dimension.
+        regulariser: ``(B,)`` adversary regulariser ``R_psi`` (zeros unless AWD).
+        mu: ``(B, Z)`` posterior means.
+        logvar: ``(B, Z)`` posterior log-variances.
+        stats: dropout diagnostics.
+    """
+
+    rec: torch.Tensor
+    kl_per_dim: torch.Tensor
+    regulariser: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    stats: dict[str, torch.Tensor]
+
+    @property
+    def kl(self) -> torch.Tensor:
+        """``(B,)`` KL per sentence."""
+        return self.kl_per_dim.sum(dim=-1)
+
+
+class SequenceVAE(nn.Module):
+    """Sentence VAE with decoder-input word dropout.
+
+    Token layout: ``tokens (B, T_max + 2)`` holds ``<s> x_1..x_T </s>`` padded with ``pad_id``;
+    ``lengths (B,)`` holds each ``T``. The decoder reads ``tokens[:, :-1]`` and predicts
+    ``tokens[:, 1:]``; the ``T + 1`` real targets include ``</s>``.
+
+    Args:
+        vocab_size: number of word types.
+        emb_dim, enc_hidden, dec_hidden, z_dim: sizes (SPEC section 1).
+        decoder: ``lstm`` or ``double-lstm``.
+        dropout: a :class:`WordDropout` module (default: none).
+        pad_id, unk_id: special ids.
+        drop_to: ``zero`` (a dropped input becomes the zero vector) or ``unk``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int = 512,
+        enc_hidden: int = 1024,
+        dec_hidden: int = 1024,
+        z_dim: int = 32,
+        decoder: str = "lstm",
+        dropout: WordDropout | None = None,
+        pad_id: int = 0,
+        unk_id: int = 1,
+        drop_to: str = "zero",
+    ):
+        super().__init__()
+        if drop_to not in ("zero", "unk"):
+            raise ValueError(f"drop_to must be 'zero' or 'unk', got {drop_to!r}")
+        self.z_dim = z_dim
+        self.pad_id = pad_id
+        self.unk_id = unk_id
+        self.drop_to = drop_to
+        self.encoder = LSTMEncoder(vocab_size, emb_dim, enc_hidden, z_dim, pad_id)
+        self.dec_embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_id)
+        self.decoder = build_decoder(decoder, emb_dim, dec_hidden, z_dim, vocab_size)
+        self.dropout = dropout if dropout is not None else WordDropout()
+
+    @classmethod
+    def from_config(cls, cfg, vocab_size: int, pad_id: int = 0, unk_id: int = 1) -> "SequenceVAE":
+        """Build from the ``model`` and ``dropout`` sections of a run config."""
+        m, d = cfg.model, cfg.dropout
+        dropout = build_dropout(
+            d.method, d.rate, vocab_size, exact_k=d.exact_k, tau=d.tau, lam=d.lam,
+            adv_emb_dim=d.adv_emb_dim, adv_hidden_dim=d.adv_hidden_dim,
+        )
+        return cls(
+            vocab_size, m.emb_dim, m.enc_hidden, m.dec_hidden, m.z_dim, m.decoder,
+            dropout, pad_id, unk_id, d.drop_to,
+        )
+
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` of ``q(z|x)``, each ``(B, Z)``; the encoder sees the full sentence."""
+        return self.encoder(tokens, lengths + 2)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """``z = mu + sigma * eps``."""
+        return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+    def embed_inputs(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder input embeddings ``(B, L, E)``; a dropped input becomes zero or ``<unk>``'s embedding."""
+        emb = self.dec_embedding(inputs)
+        if mask is None:
+            return emb
+        keep = mask.unsqueeze(-1)
+        if self.drop_to == "zero":
+            return emb * keep
+        return emb * keep + self.dec_embedding.weight[self.unk_id] * (1.0 - keep)
+
+    def log_likelihood(
+        self, tokens: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``log p(x | z, mask)`` per sentence, ``(B,)``; padding targets count zero."""
+        inputs, targets = tokens[:, :-1], tokens[:, 1:]
+        logits = self.decoder(self.embed_inputs(inputs, mask), z)
+        nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=self.pad_id, reduction="none")
+        return -nll.sum(dim=1)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> VAEOutput:
+        """One-sample ELBO terms with the configured word dropout (active in training mode only)."""
+        mu, logvar = self.encode(tokens, lengths)
+        z = self.reparameterize(mu, logvar)
+        drop = self.dropout(tokens[:, :-1], lengths)
+        rec = -self.log_likelihood(tokens, z, drop.mask)
+        return VAEOutput(rec, gaussian_kl(mu, logvar), drop.regulariser, mu, logvar, drop.stats)
+
+    @torch.no_grad()
+    def generate(
+        self, z: torch.Tensor, bos_id: int, eos_id: int, max_len: int = 50, greedy: bool = True,
+        temperature: float = 1.0,
+    ) -> list[list[int]]:
+        """Decode word ids from latents ``z (B, Z)``, greedily or by sampling, up to ``</s>`` or ``max_len``."""
+        state = self.decoder.init_state(z)
+        prev = torch.full((z.size(0),), bos_id, dtype=torch.long, device=z.device)
+        done = torch.zeros(z.size(0), dtype=torch.bool, device=z.device)
+        out: list[torch.Tensor] = []
+        for _ in range(max_len):
+            logits, state = self.decoder.step(self.dec_embedding(prev), z, state)
+            if greedy:
+                prev = logits.argmax(dim=-1)
+            else:
+                prev = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1).squeeze(1)
+            out.append(prev)
+            done = done | (prev == eos_id)
+            if bool(done.all()):
+                break
+        ids = torch.stack(out, dim=1).tolist()
+        return [row[: row.index(eos_id)] if eos_id in row else row for row in ids]

@@ -1,0 +1,1 @@
+"""Lightning training: the task module, the trainer and resumable runs."""

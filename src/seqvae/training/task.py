@@ -1,0 +1,118 @@
+"""The Lightning module: one optimiser step trains the VAE and, through gradient reversal, the adversary."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torchmetrics.aggregation import SumMetric
+
+from seqvae.config import Config
+from seqvae.data.batching import Batch
+from seqvae.data.vocab import Vocabulary
+from seqvae.models.dropout import AdversarialDropout
+from seqvae.models.vae import SequenceVAE
+from seqvae.objectives.kl import free_bits_kl
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class VAETask(L.LightningModule):
+    """Trains a :class:`SequenceVAE` on ``loss = mean_b[rec + beta * KL + R_psi]`` (SPEC section 2).
+
+    Validation uses no dropout and, through the EMA callback, the averaged weights; it reports
+    per-sentence ``rec``, ``kl``, ``nelbo`` (= rec + kl, beta = 1) and ``ppl_elbo``.
+
+    Args:
+        config: the run config as a plain dict (saved in checkpoints).
+        vocab_words: the vocabulary's words in id order (saved in checkpoints).
+    """
+
+    def __init__(self, config: dict, vocab_words: list[str]):
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.cfg = Config.from_dict(config)
+        self.vocab = Vocabulary(vocab_words)
+        self.model = SequenceVAE.from_config(self.cfg, len(self.vocab), self.vocab.pad_id, self.vocab.unk_id)
+        self.schedule = self.cfg.anneal.schedule()
+        self.val_sums = torch.nn.ModuleDict(
+            {k: SumMetric() for k in ("rec", "kl", "sentences", "tokens")}
+        )
+
+    @property
+    def adversarial(self) -> bool:
+        return isinstance(self.model.dropout, AdversarialDropout)
+
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        # Randomness of a step depends only on (seed, step): a resumed run draws what it would have.
+        torch.manual_seed(self.cfg.seed * 1_000_003 + self.global_step)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        out = self.model(batch.tokens, batch.lengths)
+        beta = self.schedule.beta(self.global_step)
+        kl_term = free_bits_kl(out.kl_per_dim, self.cfg.anneal.free_bits)
+        loss = (out.rec + beta * kl_term + out.regulariser).mean()
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss at step {self.global_step} (rec={out.rec.mean().item():.4g}, "
+                f"kl={out.kl.mean().item():.4g}); checkpoints written so far are intact. "
+                "Lower optim.lr or check the data, then rerun to resume from the last checkpoint."
+            )
+        n = batch.lengths.numel()
+        log = dict(on_step=True, on_epoch=True, batch_size=n)
+        self.log("train/loss", loss, prog_bar=True, **log)
+        self.log("train/rec", out.rec.mean(), **log)
+        self.log("train/kl", out.kl.mean(), prog_bar=True, **log)
+        self.log("train/nelbo", (out.rec + out.kl).mean(), **log)
+        self.log("train/beta", beta, on_step=True, on_epoch=False, batch_size=n)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False, batch_size=n)
+        for name, value in out.stats.items():
+            self.log(f"train/{name}", value, **log)
+        if self.adversarial:
+            self.log("train/regulariser", out.regulariser.mean(), **log)
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.adversarial:
+            grads = [p.grad for p in self.model.dropout.adversary.parameters() if p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) if grads else 0.0
+            self.log("train/adv_grad_norm", norm, on_step=True, on_epoch=True)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        out = self.model(batch.tokens, batch.lengths)
+        self.val_sums["rec"].update(out.rec.sum())
+        self.val_sums["kl"].update(out.kl.sum())
+        self.val_sums["sentences"].update(batch.lengths.numel())
+        self.val_sums["tokens"].update(batch.num_tokens)
+
+    def on_validation_epoch_end(self) -> None:
+        sums = {k: m.compute() for k, m in self.val_sums.items()}
+        for m in self.val_sums.values():
+            m.reset()
+        rec, kl = sums["rec"] / sums["sentences"], sums["kl"] / sums["sentences"]
+        self.log("val/rec", rec)
+        self.log("val/kl", kl)
+        self.log("val/nelbo", rec + kl, prog_bar=True)
+        self.log("val/ppl_elbo", torch.exp((sums["rec"] + sums["kl"]) / sums["tokens"]), prog_bar=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["vocab"] = self.vocab.words
+
+    def configure_optimizers(self):
+        o = self.cfg.optim
+        if o.name == "sgd":
+            optimizer = torch.optim.SGD(self.parameters(), lr=o.lr)
+        else:
+            optimizer = torch.optim.Adam(self.parameters(), lr=o.lr)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=o.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def load_task(path: str, map_location: str | torch.device = "cpu") -> VAETask:
+    """The model of a checkpoint, with its averaged (EMA) weights, in evaluation mode."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    task = VAETask(ckpt["hyper_parameters"]["config"], ckpt["vocab"])
+    task.load_state_dict(ckpt["state_dict"])
+    return task.eval()
+
