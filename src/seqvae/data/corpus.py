@@ -53,14 +53,16 @@ def read_split(path: str | Path, labelled: bool = False, lowercase: bool = False
                     f"{path}:{lineno}: not valid UTF-8 ({err.reason} at byte {err.start}); "
                     "convert the file to UTF-8, e.g. with iconv"
                 ) from None
+            if not line.strip():
+                blank += 1
+                continue
             if labelled:
                 label, tab, line = line.partition("\t")
                 if not tab:
                     raise CorpusError(f"{path}:{lineno}: expected 'label<TAB>sentence' in a labelled corpus")
             words = (line.lower() if lowercase else line).split()
             if not words:
-                blank += 1
-                continue
+                raise CorpusError(f"{path}:{lineno}: label without a sentence")
             sentences.append(words)
             if labelled:
                 labels.append(label.strip())
