@@ -54,13 +54,41 @@ def make_batch(items: Sequence[tuple[int, Sequence[int]]], pad_id: int = 0, bos_
     return Batch(tokens, lengths, index)
 
 
+class EpochShuffle(Sampler[int]):
+    """A permutation of ``range(n)`` that is a function of ``(seed, epoch)`` only.
+
+    Lightning calls :meth:`set_epoch` on the sampler inside a batch sampler at every epoch start.
+    """
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n = n
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def rng(self) -> random.Random:
+        """The random source of the current epoch."""
+        return random.Random(self.seed * 100_003 + self.epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        order = list(range(self.n))
+        self.rng().shuffle(order)
+        return iter(order)
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of sentences of similar length.
 
-    Training: the split is shuffled, cut into pools of ``pool_batches`` batches, each pool is
-    sorted by length and cut into batches, and the batch order is shuffled; the order is a
-    function of ``(seed, epoch)`` only, so a resumed run sees the same batches. Evaluation
-    (``shuffle=False``): sorted by length, deterministic.
+    Training (``shuffle=True``): the :class:`EpochShuffle` order is cut into pools of
+    ``pool_batches`` batches, each pool is sorted by length and cut into batches, and the batch
+    order is shuffled; everything is a function of ``(seed, epoch)``, so a resumed run sees the
+    same batches, and :meth:`resume` skips those of an interrupted epoch already trained on.
+    Evaluation (``shuffle=False``): sorted by length, deterministic.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool, seed: int = 0, pool_batches: int = 50):
@@ -68,14 +96,13 @@ class BucketBatchSampler(Sampler[list[int]]):
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.lengths = lengths
         self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
+        self.sampler = EpochShuffle(len(lengths), seed) if shuffle else None
         self.pool_batches = pool_batches
-        self.epoch = 0
+        self._resume_at: tuple[int, int] | None = None
 
-    def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at the start of every epoch."""
-        self.epoch = epoch
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Skip the first ``batches_done`` batches the next time ``epoch`` is iterated."""
+        self._resume_at = (epoch, batches_done)
 
     def __len__(self) -> int:
         return -(-len(self.lengths) // self.batch_size)
@@ -84,16 +111,16 @@ class BucketBatchSampler(Sampler[list[int]]):
         return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
     def __iter__(self) -> Iterator[list[int]]:
-        if not self.shuffle:
+        if self.sampler is None:
             yield from self._cut(sorted(range(len(self.lengths)), key=lambda i: self.lengths[i]))
             return
-        rng = random.Random(self.seed * 100_003 + self.epoch)
-        order = list(range(len(self.lengths)))
-        rng.shuffle(order)
+        order = list(self.sampler)
         pool = self.batch_size * self.pool_batches
         batches = []
         for start in range(0, len(order), pool):
-            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i])
-            batches.extend(self._cut(chunk))
-        rng.shuffle(batches)
-        yield from batches
+            batches.extend(self._cut(sorted(order[start : start + pool], key=lambda i: self.lengths[i])))
+        self.sampler.rng().shuffle(batches)
+        skip = 0
+        if self._resume_at is not None and self._resume_at[0] == self.sampler.epoch:
+            skip, self._resume_at = self._resume_at[1], None
+        yield from batches[skip:]

@@ -74,7 +74,13 @@ class TextDataModule(L.LightningDataModule):
         return sentence_loader(self.split(name), self.vocab, size, shuffle, self.seed)
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
+        loader = self.loader("train", shuffle=True)
+        if self.trainer is not None:
+            # Restored from a mid-epoch checkpoint: continue the epoch where it stopped.
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            if 0 < done < len(loader):
+                loader.batch_sampler.resume(self.trainer.current_epoch, done)
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("valid")

@@ -86,6 +86,8 @@ def fit(cfg: Config, out_dir: str | Path) -> dict:
         log.info("resuming from %s", resume)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        # BucketBatchSampler.resume continues an interrupted epoch (TextDataModule.train_dataloader).
+        warnings.filterwarnings("ignore", ".*ended before the epoch ended.*")
         trainer.fit(task, datamodule=data, ckpt_path=resume)
     best = trainer.checkpoint_callback.best_model_path
     score = trainer.checkpoint_callback.best_model_score

@@ -1,0 +1,32 @@
+"""Shared fixtures: a small corpus cut from the embedded one and a tiny, fast run config."""
+
+import pytest
+
+from seqvae.config import Config
+from seqvae.data import default_corpus_dir
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    """Folder with train/valid/test.txt: the first 320/64/64 sentences of the embedded corpus."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for split, n in (("train", 320), ("valid", 64), ("test", 64)):
+        lines = (default_corpus_dir() / f"{split}.txt").read_text(encoding="utf-8").splitlines()[:n]
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def tiny_config(corpus_dir, method="adversarial", **train) -> Config:
+    """A run config small enough for a unit test: 10 steps per epoch, hidden size 32."""
+    return Config.from_dict(
+        {
+            "data": {"name": "small", "dir": str(corpus_dir), "batch_size": 32},
+            "model": {"emb_dim": 16, "enc_hidden": 32, "dec_hidden": 32, "z_dim": 8, "decoder": "lstm"},
+            "dropout": {"method": method, "rate": 0.3, "adv_emb_dim": 16, "adv_hidden_dim": 16},
+            "optim": {"name": "adam", "lr": 0.003, "ema_decay": 0.99},
+            "anneal": {"steps": 20},
+            "train": {"max_epochs": 2, "progress_bar": False, "log_every_n_steps": 5, **train},
+            "seed": 7,
+        }
+    )

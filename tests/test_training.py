@@ -1,0 +1,97 @@
+"""Training: overfitting, exact resume, loud failure on NaN, annealing and free bits."""
+
+import math
+from collections import Counter
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from seqvae.data.batching import make_batch
+from seqvae.models import SequenceVAE
+from seqvae.objectives import KLSchedule, free_bits_kl
+from seqvae.training.run import checkpoint_dir, fit
+from seqvae.training.task import NonFiniteLossError, load_task
+
+SENTENCES = [
+    [5, 9, 7, 11, 6],
+    [8, 4, 12, 4, 13, 10, 6],
+    [14, 15, 5, 16],
+    [7, 7, 17, 9, 18, 19, 6, 20],
+]
+
+
+def test_tiny_model_overfits_a_few_sentences():
+    torch.manual_seed(0)
+    batch = make_batch(list(enumerate(SENTENCES)))
+    counts = Counter(w for s in SENTENCES for w in [*s, 3])
+    total = sum(counts.values())
+    unigram_nll = -sum(c * math.log(c / total) for c in counts.values()) / len(SENTENCES)
+    model = SequenceVAE(21, emb_dim=16, enc_hidden=32, dec_hidden=32, z_dim=4, decoder="double-lstm")
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(300):
+        out = model(batch.tokens, batch.lengths)
+        loss = (out.rec + 0.1 * out.kl).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    rec = -model.log_likelihood(batch.tokens, model.encode(batch.tokens, batch.lengths)[0]).mean().item()
+    assert rec < 0.1 * unigram_nll, (rec, unigram_nll)
+
+
+def _weights(path):
+    ckpt = torch.load(path, weights_only=False)
+    return ckpt["state_dict"], ckpt["current_model_state"]
+
+
+@pytest.mark.parametrize("stop", ["epoch_end", "mid_epoch"])
+def test_resumed_run_equals_uninterrupted_run(small_corpus, tmp_path, stop):
+    every = {"checkpoint_every_n_steps": 5}
+    whole = fit(tiny_config(small_corpus, max_epochs=3, **every), tmp_path / "whole")
+    first = {"max_epochs": 1} if stop == "epoch_end" else {"max_steps": 15}
+    fit(tiny_config(small_corpus, **first, **every), tmp_path / "split")
+    resumed = fit(tiny_config(small_corpus, max_epochs=3, **every), tmp_path / "split")
+    assert resumed["global_step"] == whole["global_step"] == 30
+    for a, b in zip(_weights(whole["last_checkpoint"]), _weights(resumed["last_checkpoint"])):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_checkpoint_holds_averaged_weights_and_vocab(small_corpus, tmp_path):
+    summary = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
+    averaged, current = _weights(summary["best_checkpoint"])
+    assert any(not torch.equal(averaged[k], current[k]) for k in averaged)
+    task = load_task(summary["best_checkpoint"])
+    assert not task.training and len(task.vocab) == summary["vocab_size"]
+    assert all(torch.equal(v, averaged[k]) for k, v in task.state_dict().items())
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_checkpoints(small_corpus, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    fit(tiny_config(small_corpus, max_epochs=1), out)
+    before = _weights(checkpoint_dir(out) / "last.ckpt")
+    monkeypatch.setattr(SequenceVAE, "log_likelihood", lambda self, tokens, z, mask=None: z.sum(-1) * float("nan"))
+    with pytest.raises(NonFiniteLossError, match="non-finite training loss at step 10"):
+        fit(tiny_config(small_corpus, max_epochs=2), out)
+    after = _weights(checkpoint_dir(out) / "last.ckpt")
+    assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])
+
+
+def test_linear_and_cyclical_kl_schedules():
+    linear = KLSchedule("linear", beta_0=0.1, steps=100)
+    assert linear.beta(0) == pytest.approx(0.1) and linear.beta(50) == pytest.approx(0.55)
+    assert linear.beta(100) == linear.beta(10**6) == 1.0
+    cyc = KLSchedule("cyclical", beta_0=0.0, steps=100, cycles=2, ratio=0.5)
+    assert [cyc.beta(s) for s in (0, 25, 50, 99, 100, 125, 200)] == pytest.approx([0, 0.5, 1, 1, 0, 0.5, 1])
+    with pytest.raises(ValueError, match="unknown KL annealing"):
+        KLSchedule("sigmoid")
+
+
+def test_free_bits_floors_each_dimension_and_blocks_its_gradient():
+    kl = torch.tensor([[0.1, 2.0], [0.3, 4.0]], requires_grad=True)
+    value = free_bits_kl(kl, 0.5)
+    assert value.tolist() == pytest.approx([2.5, 4.5])
+    value.sum().backward()
+    assert kl.grad.tolist() == [[0.0, 1.0], [0.0, 1.0]]
