@@ -9,12 +9,11 @@ import sys
 
 import hydra
 import torch
-from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from seqvae.config import Config
+from seqvae.config import Config, register_schema
 
-ConfigStore.instance().store(name="base_config", node=Config)
+register_schema()
 
 USAGE = """usage: seqvae {train,evaluate,sample,reconstruct} ...
 

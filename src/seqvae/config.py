@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from hydra import compose, initialize_config_module
+from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from seqvae.models.dropout import METHODS
@@ -163,3 +165,15 @@ class Config:
     def to_dict(self) -> dict:
         """Plain, resolved dict (for checkpoints and JSON)."""
         return asdict(self)
+
+
+def register_schema() -> None:
+    """Make :class:`Config` the schema ``base_config`` that ``seqvae/conf/config.yaml`` extends."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """The config ``seqvae train OVERRIDES`` would run, without running it (for scripts and notebooks)."""
+    register_schema()
+    with initialize_config_module(config_module="seqvae.conf", version_base="1.3"):
+        return Config.from_dict(compose(config_name="config", overrides=list(overrides)))

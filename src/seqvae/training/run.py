@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -27,13 +28,13 @@ def checkpoint_dir(out_dir: str | Path) -> Path:
     return Path(out_dir) / "checkpoints"
 
 
-def build_trainer(cfg: Config, out_dir: Path) -> L.Trainer:
+def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     """Lightning trainer with EMA weights, best/last checkpoints, early stopping and CSV + TensorBoard logs."""
     t = cfg.train
     ckpt_dir = checkpoint_dir(out_dir)
     callbacks = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True),
-        EarlyStopping(monitor=MONITOR, mode="min", patience=t.patience, check_finite=True),
+        EarlyStopping(monitor=MONITOR, mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False),
     ]
     if t.checkpoint_every_n_steps > 0:
         callbacks.append(
@@ -41,6 +42,7 @@ def build_trainer(cfg: Config, out_dir: Path) -> L.Trainer:
         )
     if cfg.optim.ema_decay > 0:
         callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
+    callbacks.extend(extra_callbacks)
     loggers = [CSVLogger(out_dir, name="logs"), TensorBoardLogger(out_dir, name="tensorboard")]
     return L.Trainer(
         default_root_dir=out_dir,
@@ -63,7 +65,7 @@ def build_trainer(cfg: Config, out_dir: Path) -> L.Trainer:
     )
 
 
-def fit(cfg: Config, out_dir: str | Path) -> dict:
+def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Train (or resume) the run of ``cfg`` in ``out_dir``.
 
     Writes ``config.json``, ``checkpoints/{best,last}.ckpt`` and logs there, and returns a summary
@@ -75,7 +77,7 @@ def fit(cfg: Config, out_dir: str | Path) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = TextDataModule(cfg.data, seed=cfg.seed)
     task = VAETask(cfg.to_dict(), data.vocab.words)
-    trainer = build_trainer(cfg, out_dir)
+    trainer = build_trainer(cfg, out_dir, extra_callbacks)
     if trainer.strategy.root_device.type == "cpu":
         # oneDNN builds an RNN kernel per input shape; length buckets make many shapes, and
         # the plain CPU kernels run 2.4x faster here (benchmarks/train_throughput.py).

@@ -1,0 +1,75 @@
+"""Training throughput (predicted tokens per second, ``</s>`` included) of real `seqvae train` steps.
+
+Runs the Lightning trainer of a config for a few steps on its corpus and times the steps after
+a warm-up. Each case is a list of Hydra overrides, as on the command line:
+
+    python benchmarks/train_throughput.py                       # the default cases below
+    python benchmarks/train_throughput.py --case method=none model.decoder=double-lstm
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import lightning as L
+import torch
+
+from seqvae.config import compose_config
+from seqvae.training.run import fit
+
+DEFAULT_CASES = {
+    "default (embedded, awd, lstm 256)": [],
+    "1024-hidden lstm (awd)": ["model.emb_dim=512", "model.enc_hidden=1024", "model.dec_hidden=1024"],
+    "1024-hidden double-lstm (awd)": [
+        "model.emb_dim=512", "model.enc_hidden=1024", "model.dec_hidden=1024", "model.decoder=double-lstm",
+    ],
+}
+
+
+class StepTimer(L.Callback):
+    """Wall time and predicted tokens of the training steps after ``warmup`` steps."""
+
+    def __init__(self, warmup: int):
+        self.warmup = warmup
+        self.seconds = 0.0
+        self.tokens = 0
+        self.steps = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step > self.warmup:
+            self.seconds += time.perf_counter() - self.start
+            self.tokens += batch.num_tokens
+            self.steps += 1
+
+
+def measure(overrides: list[str], steps: int, warmup: int) -> StepTimer:
+    """Train ``steps`` steps of the composed config; return the timer."""
+    timer = StepTimer(warmup)
+    cfg = compose_config(
+        [*overrides, f"train.max_steps={steps}", "train.limit_val_batches=1", "train.progress_bar=false"]
+    )
+    with tempfile.TemporaryDirectory() as out:
+        fit(cfg, out, extra_callbacks=[timer])
+    return timer
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--case", nargs="*", action="append", help="Hydra overrides of one case (repeatable)")
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--warmup", type=int, default=10)
+    a = p.parse_args()
+    cases = {" ".join(c) or "default": c for c in a.case} if a.case else DEFAULT_CASES
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: {'cuda' if torch.cuda.is_available() else 'cpu'}")
+    for name, overrides in cases.items():
+        t = measure(overrides, a.steps, a.warmup)
+        print(f"{name:40s} {t.tokens / t.seconds:9.0f} tokens/s  {1000 * t.seconds / t.steps:7.1f} ms/step  ({t.steps} steps)")
+
+
+if __name__ == "__main__":
+    main()
