@@ -1,18 +1,114 @@
-"""``seqvae evaluate``: metrics of a checkpoint on a split, printed as a table and written as JSON."""
+"""``seqvae evaluate``: metrics of a checkpoint on a split, printed as a table and written as JSON.
+
+One pass over the split encodes every sentence once; its ``(mu, logvar)`` serve the KL, the
+importance samples (which also give ``rec``), the mutual information and the active units.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 
+from seqvae.data.batching import Batch
 from seqvae.data.datamodule import load_split, sentence_loader
-from seqvae.metrics.elbo import elbo_terms
+from seqvae.metrics.active_units import AU_THRESHOLD, active_units
+from seqvae.metrics.elbo import perplexity
+from seqvae.metrics.importance import CHUNK_TOKENS, iw_log_marginal
+from seqvae.metrics.mutual_info import mutual_information
+from seqvae.models.vae import SequenceVAE
+from seqvae.objectives.kl import gaussian_kl
 from seqvae.training.task import load_task
+
+
+@dataclass
+class SplitTotals:
+    """Sums over the sentences of a split and their stacked posterior parameters.
+
+    Attributes:
+        rec: ``sum_n -mean_s log p(x_n|z_s)``.
+        kl: ``sum_n KL(q(z|x_n)||p(z))`` (closed form).
+        nll: ``sum_n -log p(x_n)`` (importance-weighted; 0 without importance samples).
+        sentences, tokens: counts; ``tokens`` includes one ``</s>`` per sentence.
+        mu, logvar: per-batch ``(B, Z)`` posterior parameters.
+    """
+
+    rec: float = 0.0
+    kl: float = 0.0
+    nll: float = 0.0
+    sentences: int = 0
+    tokens: int = 0
+    mu: list[torch.Tensor] = field(default_factory=list)
+    logvar: list[torch.Tensor] = field(default_factory=list)
+
+    @torch.no_grad()
+    def add(self, model: SequenceVAE, batch: Batch, samples: int, chunk_tokens: int) -> None:
+        """Encode ``batch`` once and add its terms; ``rec`` uses the ``samples`` importance draws (one if 0)."""
+        device = next(model.parameters()).device
+        x, lengths = batch.tokens.to(device), batch.lengths.to(device)
+        mu, logvar = model.encode(x, lengths)
+        if samples > 0:
+            log_px, log_px_z = iw_log_marginal(model, x, mu, logvar, samples, chunk_tokens)
+            self.nll -= float(log_px.sum())
+        else:
+            log_px_z = model.log_likelihood(x, model.reparameterize(mu, logvar))
+        self.rec -= float(log_px_z.sum())
+        self.kl += float(gaussian_kl(mu, logvar).sum())
+        self.sentences += x.size(0)
+        self.tokens += batch.num_tokens
+        self.mu.append(mu)
+        self.logvar.append(logvar)
+
+
+def _figure(value: float, totals: SplitTotals, samples: int, **extra) -> dict:
+    """A reported number with what it was computed on; ``samples`` 0 means closed form."""
+    return {"value": value, "sentences": totals.sentences, "tokens": totals.tokens, "samples": samples,
+            "eos_counted": True, **extra}
+
+
+def split_figures(totals: SplitTotals, samples: int, au_threshold: float = AU_THRESHOLD) -> dict[str, dict]:
+    """rec, kl, nelbo, ppl_elbo, [nll, ppl], mi, au (SPEC section 4) from the totals of a split."""
+    n, rec_samples = totals.sentences, max(samples, 1)
+    nelbo_sum = totals.rec + totals.kl
+    mu, logvar = torch.cat(totals.mu), torch.cat(totals.logvar)
+    figures = {
+        "rec": _figure(totals.rec / n, totals, rec_samples),
+        "kl": _figure(totals.kl / n, totals, 0),
+        "nelbo": _figure(nelbo_sum / n, totals, rec_samples),
+        "ppl_elbo": _figure(perplexity(nelbo_sum, totals.tokens), totals, rec_samples),
+    }
+    if samples > 0:
+        figures["nll"] = _figure(totals.nll / n, totals, samples)
+        figures["ppl"] = _figure(perplexity(totals.nll, totals.tokens), totals, samples)
+    figures["mi"] = _figure(mutual_information(mu, logvar), totals, 1, upper_bound=math.log(n))
+    au = active_units(mu, au_threshold)
+    figures["au"] = _figure(au.count, totals, 0, threshold=au.threshold, variances=au.variances)
+    return figures
+
+
+def evaluate_split(
+    model: SequenceVAE, batches: Iterable[Batch], samples: int = 500, chunk_tokens: int = CHUNK_TOKENS,
+    au_threshold: float = AU_THRESHOLD,
+) -> dict[str, dict]:
+    """All metrics of ``model`` (evaluation mode, no dropout) in one pass over ``batches``.
+
+    ``samples`` importance samples per sentence give ``nll``, ``ppl`` and ``rec``; 0 skips the
+    NLL and estimates ``rec`` from one sample.
+    """
+    if samples < 0:
+        raise ValueError(f"samples must be >= 0, got {samples}")
+    model.eval()
+    totals = SplitTotals()
+    for batch in batches:
+        totals.add(model, batch, samples, chunk_tokens)
+    return split_figures(totals, samples, au_threshold)
 
 
 def evaluate_checkpoint(
@@ -25,8 +121,10 @@ def evaluate_checkpoint(
     device: torch.device | str = "cpu",
     seed: int = 0,
     out: str | None = None,
+    chunk_tokens: int = CHUNK_TOKENS,
+    au_threshold: float = AU_THRESHOLD,
 ) -> dict:
-    """Evaluate the averaged weights of ``checkpoint`` on ``split`` (no dropout).
+    """Evaluate the averaged weights of ``checkpoint`` on ``split`` (no dropout), with a progress bar.
 
     Returns the results dict, also written as JSON to ``out`` (default:
     ``<checkpoint stem>.<split>.json`` beside the checkpoint) and printed as a table.
@@ -37,13 +135,14 @@ def evaluate_checkpoint(
     data_cfg = task.cfg.data if data_dir is None else replace(task.cfg.data, dir=data_dir)
     sentences = [task.vocab.encode(s) for s in load_split(data_cfg, split).sentences][:max_sentences]
     loader = sentence_loader(sentences, task.vocab, batch_size or data_cfg.eval_batch_size)
-    elbo = elbo_terms(model, loader)
+    batches = track(loader, description=f"evaluating {split}", console=Console(stderr=True))
     results = {
         "checkpoint": str(checkpoint),
         "split": split,
         "seed": seed,
+        "samples": samples,
         "eos_counted": True,
-        **asdict(elbo),
+        "metrics": evaluate_split(model, batches, samples, chunk_tokens, au_threshold),
         "config": task.cfg.to_dict(),
     }
     out_path = Path(out) if out else Path(checkpoint).with_suffix(f".{split}.json")
@@ -55,10 +154,13 @@ def evaluate_checkpoint(
 def _print_table(results: dict, out_path: Path) -> None:
     table = Table(title=f"{results['checkpoint']} on {results['split']}")
     table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in ("rec", "kl", "nelbo", "ppl_elbo", "sentences", "tokens"):
-        value = results[key]
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    for name in ("value", "sentences", "tokens", "samples"):
+        table.add_column(name, justify="right")
+    for key, fig in results["metrics"].items():
+        value = f"{fig['value']:.4f}" if isinstance(fig["value"], float) else str(fig["value"])
+        table.add_row(key, value, str(fig["sentences"]), str(fig["tokens"]), str(fig["samples"]))
     console = Console()
     console.print(table)
-    console.print(f"tokens include </s>; written to {out_path}")
+    mi = results["metrics"]["mi"]
+    console.print(f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; "
+                  f"written to {out_path}")
