@@ -14,6 +14,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from seqvae.models.dropout import METHODS
+from seqvae.objectives.annealing import KLSchedule
 
 
 def _require(ok: bool, message: str) -> None:
@@ -100,29 +101,24 @@ class OptimConfig:
 
 
 @dataclass
-class AnnealConfig:
-    """KL weight schedule (see :class:`seqvae.objectives.KLSchedule`) and free bits per dimension."""
+class AnnealConfig(KLSchedule):
+    """KL weight schedule (:class:`seqvae.objectives.KLSchedule`) and free bits per dimension."""
 
-    kind: str = "linear"
-    beta_0: float = 0.1
-    steps: int = 10000
-    cycles: int = 4
-    ratio: float = 0.5
     free_bits: float = 0.0
 
     def __post_init__(self):
+        super().__post_init__()
         _require(self.free_bits >= 0, f"anneal.free_bits must be >= 0, got {self.free_bits}")
-        self.schedule()
-
-    def schedule(self):
-        from seqvae.objectives.annealing import KLSchedule
-
-        return KLSchedule(self.kind, self.beta_0, self.steps, self.cycles, self.ratio)
 
 
 @dataclass
 class TrainConfig:
-    """Trainer settings: length, early stopping, hardware, logging, checkpoints."""
+    """Trainer settings: length, early stopping, hardware, logging, checkpoints.
+
+    ``cpu_onednn``: use oneDNN's LSTM kernels when training on a CPU. They are faster for large
+    hidden sizes, but build a kernel per batch shape, which costs more than it saves for small
+    models (see ``benchmarks/train_throughput.py``).
+    """
 
     max_epochs: int = 100
     max_steps: int = -1
@@ -137,6 +133,7 @@ class TrainConfig:
     limit_val_batches: float = 1.0
     progress_bar: bool = True
     resume: bool = True
+    cpu_onednn: bool = True
 
     def __post_init__(self):
         _require(self.max_epochs >= 1, f"train.max_epochs must be >= 1, got {self.max_epochs}")

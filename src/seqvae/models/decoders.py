@@ -13,7 +13,21 @@ from torch import nn
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-class LSTMDecoder(nn.Module):
+class _LatentInitDecoder(nn.Module):
+    """Shared parts: the initial state from ``z`` (``h_0 = W z + b``, ``c_0 = 0``) and the output layer."""
+
+    def __init__(self, hidden_dim: int, z_dim: int, vocab_size: int):
+        super().__init__()
+        self.init_h = nn.Linear(z_dim, hidden_dim)
+        self.output = nn.Linear(hidden_dim, vocab_size)
+
+    def init_state(self, z: torch.Tensor) -> State:
+        """Initial ``(h, c)``, each ``(B, H)``."""
+        h = self.init_h(z)
+        return h, torch.zeros_like(h)
+
+
+class LSTMDecoder(_LatentInitDecoder):
     """Standard LSTM decoder (Bowman et al. 2016): ``h_0 = W z + b``, ``c_0 = 0``, input ``[e(x_{i-1}), z]``.
 
     Args:
@@ -24,15 +38,8 @@ class LSTMDecoder(nn.Module):
     """
 
     def __init__(self, emb_dim: int, hidden_dim: int, z_dim: int, vocab_size: int):
-        super().__init__()
-        self.init_h = nn.Linear(z_dim, hidden_dim)
+        super().__init__(hidden_dim, z_dim, vocab_size)
         self.lstm = nn.LSTM(emb_dim + z_dim, hidden_dim, batch_first=True)
-        self.output = nn.Linear(hidden_dim, vocab_size)
-
-    def init_state(self, z: torch.Tensor) -> State:
-        """Initial ``(h, c)``, each ``(B, H)``."""
-        h = self.init_h(z)
-        return h, torch.zeros_like(h)
 
     def forward(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, V)``."""
@@ -48,7 +55,7 @@ class LSTMDecoder(nn.Module):
         return self.output(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
 
 
-class DoubleLSTMDecoder(nn.Module):
+class DoubleLSTMDecoder(_LatentInitDecoder):
     """The paper's decoder: per step, a *predict* cell on ``z`` then an *update* cell on ``[e(x_{i-1}), z]``.
 
     ``(h, c) <- predict(z, (h, c))``; ``(h, c) <- update([e(x_{i-1}), z], (h, c))``; ``h`` predicts
@@ -63,16 +70,9 @@ class DoubleLSTMDecoder(nn.Module):
     """
 
     def __init__(self, emb_dim: int, hidden_dim: int, z_dim: int, vocab_size: int):
-        super().__init__()
-        self.init_h = nn.Linear(z_dim, hidden_dim)
+        super().__init__(hidden_dim, z_dim, vocab_size)
         self.predict = nn.LSTMCell(z_dim, hidden_dim)
         self.update = nn.LSTMCell(emb_dim + z_dim, hidden_dim)
-        self.output = nn.Linear(hidden_dim, vocab_size)
-
-    def init_state(self, z: torch.Tensor) -> State:
-        """Initial ``(h, c)``, each ``(B, H)``."""
-        h = self.init_h(z)
-        return h, torch.zeros_like(h)
 
     def _advance(self, inp: torch.Tensor, z: torch.Tensor, state: State) -> State:
         state = self.predict(z, state)

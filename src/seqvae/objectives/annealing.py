@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass
 class KLSchedule:
     """Linear or cyclical (Fu et al. 2019) annealing of beta, in optimiser steps.
 

@@ -79,9 +79,7 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
     task = VAETask(cfg.to_dict(), data.vocab.words)
     trainer = build_trainer(cfg, out_dir, extra_callbacks)
     if trainer.strategy.root_device.type == "cpu":
-        # oneDNN builds an RNN kernel per input shape; length buckets make many shapes, and
-        # the plain CPU kernels run 2.4x faster here (benchmarks/train_throughput.py).
-        torch.backends.mkldnn.enabled = False
+        torch.backends.mkldnn.enabled = cfg.train.cpu_onednn
     last = checkpoint_dir(out_dir) / "last.ckpt"
     resume = str(last) if cfg.train.resume and last.is_file() else None
     if resume:

@@ -35,7 +35,6 @@ class VAETask(L.LightningModule):
         self.cfg = Config.from_dict(config)
         self.vocab = Vocabulary(vocab_words)
         self.model = SequenceVAE.from_config(self.cfg, len(self.vocab), self.vocab.pad_id, self.vocab.unk_id)
-        self.schedule = self.cfg.anneal.schedule()
         self.val_sums = torch.nn.ModuleDict(
             {k: SumMetric() for k in ("rec", "kl", "sentences", "tokens")}
         )
@@ -50,7 +49,7 @@ class VAETask(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         out = self.model(batch.tokens, batch.lengths)
-        beta = self.schedule.beta(self.global_step)
+        beta = self.cfg.anneal.beta(self.global_step)
         kl_term = free_bits_kl(out.kl_per_dim, self.cfg.anneal.free_bits)
         loss = (out.rec + beta * kl_term + out.regulariser).mean()
         if not torch.isfinite(loss):
