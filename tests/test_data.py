@@ -3,7 +3,15 @@
 import pytest
 
 from seqvae.config import DataConfig
-from seqvae.data import BucketBatchSampler, CorpusError, Vocabulary, default_corpus_dir, make_batch, read_split
+from seqvae.data import (
+    BucketBatchSampler,
+    CorpusError,
+    EpochShuffle,
+    Vocabulary,
+    default_corpus_dir,
+    make_batch,
+    read_split,
+)
 from seqvae.data.corpus import read_labels_tsv
 from seqvae.data.datamodule import TextDataModule
 
@@ -65,7 +73,7 @@ def test_make_batch_layout():
 
 def test_bucket_sampler_covers_everything_once_and_is_reproducible():
     lengths = [(i * 7919) % 31 + 1 for i in range(1000)]
-    sampler = BucketBatchSampler(lengths, 32, shuffle=True, seed=3)
+    sampler = BucketBatchSampler(EpochShuffle(1000, seed=3), 32, lengths=lengths)
     sampler.sampler.set_epoch(2)  # what Lightning calls at each epoch start
     first = list(sampler)
     assert sorted(i for b in first for i in b) == list(range(1000))

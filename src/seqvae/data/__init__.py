@@ -1,6 +1,6 @@
 """Corpora, vocabulary and batching."""
 
-from seqvae.data.batching import Batch, BucketBatchSampler, SentenceDataset, make_batch
+from seqvae.data.batching import Batch, BucketBatchSampler, EpochShuffle, SentenceDataset, make_batch
 from seqvae.data.corpus import CorpusError, Split, default_corpus_dir, read_labels_tsv, read_split
 from seqvae.data.vocab import Vocabulary
 
@@ -8,6 +8,7 @@ __all__ = [
     "Batch",
     "BucketBatchSampler",
     "CorpusError",
+    "EpochShuffle",
     "SentenceDataset",
     "Split",
     "Vocabulary",

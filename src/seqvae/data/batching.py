@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import BatchSampler, Dataset, Sampler
 
 
 @dataclass
@@ -54,6 +54,15 @@ def make_batch(items: Sequence[tuple[int, Sequence[int]]], pad_id: int = 0, bos_
     return Batch(tokens, lengths, index)
 
 
+def epoch_rng(sampler: Sampler) -> random.Random:
+    """Random source of a sampler's current epoch, from its ``seed`` and ``epoch`` attributes.
+
+    :class:`EpochShuffle` and torch's ``DistributedSampler`` both have them; other samplers
+    count as seed 0, epoch 0.
+    """
+    return random.Random(getattr(sampler, "seed", 0) * 100_003 + getattr(sampler, "epoch", 0))
+
+
 class EpochShuffle(Sampler[int]):
     """A permutation of ``range(n)`` that is a function of ``(seed, epoch)`` only.
 
@@ -68,59 +77,67 @@ class EpochShuffle(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def rng(self) -> random.Random:
-        """The random source of the current epoch."""
-        return random.Random(self.seed * 100_003 + self.epoch)
-
     def __len__(self) -> int:
         return self.n
 
     def __iter__(self) -> Iterator[int]:
         order = list(range(self.n))
-        self.rng().shuffle(order)
+        epoch_rng(self).shuffle(order)
         return iter(order)
 
 
-class BucketBatchSampler(Sampler[list[int]]):
+class BucketBatchSampler(BatchSampler):
     """Batches of sentences of similar length.
 
-    Training (``shuffle=True``): the :class:`EpochShuffle` order is cut into pools of
-    ``pool_batches`` batches, each pool is sorted by length and cut into batches, and the batch
-    order is shuffled; everything is a function of ``(seed, epoch)``, so a resumed run sees the
-    same batches, and :meth:`resume` skips those of an interrupted epoch already trained on.
-    Evaluation (``shuffle=False``): sorted by length, deterministic.
+    The ``sampler``'s order is cut into pools of ``pool_batches`` batches (one pool holding
+    everything if ``None``), each pool is sorted by length and cut into batches; with
+    ``shuffle_batches`` the batch order is shuffled by the sampler's ``(seed, epoch)``. With an
+    :class:`EpochShuffle` everything is a function of ``(seed, epoch)``, so a resumed run sees
+    the same batches, and :meth:`resume` skips those of an interrupted epoch already trained
+    on. Under DDP, Lightning swaps in a ``DistributedSampler`` (same ``sampler`` argument).
+
+    Args:
+        sampler: the order of sentence indices.
+        batch_size: sentences per batch.
+        drop_last: drop a last, smaller batch.
+        lengths: sentence lengths, by index.
+        pool_batches: batches per sorted pool; ``None`` sorts the whole order (evaluation).
+        shuffle_batches: shuffle the order of the batches.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool, seed: int = 0, pool_batches: int = 50):
+    def __init__(
+        self,
+        sampler: Sampler[int],
+        batch_size: int,
+        drop_last: bool = False,
+        lengths: Sequence[int] = (),
+        pool_batches: int | None = 50,
+        shuffle_batches: bool = True,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        super().__init__(sampler, batch_size, drop_last)
         self.lengths = lengths
-        self.batch_size = batch_size
-        self.sampler = EpochShuffle(len(lengths), seed) if shuffle else None
         self.pool_batches = pool_batches
+        self.shuffle_batches = shuffle_batches
         self._resume_at: tuple[int, int] | None = None
 
     def resume(self, epoch: int, batches_done: int) -> None:
         """Skip the first ``batches_done`` batches the next time ``epoch`` is iterated."""
         self._resume_at = (epoch, batches_done)
 
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def _cut(self, order: list[int]) -> list[list[int]]:
-        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-
     def __iter__(self) -> Iterator[list[int]]:
-        if self.sampler is None:
-            yield from self._cut(sorted(range(len(self.lengths)), key=lambda i: self.lengths[i]))
-            return
         order = list(self.sampler)
-        pool = self.batch_size * self.pool_batches
+        pool = len(order) if self.pool_batches is None else self.batch_size * self.pool_batches
         batches = []
-        for start in range(0, len(order), pool):
-            batches.extend(self._cut(sorted(order[start : start + pool], key=lambda i: self.lengths[i])))
-        self.sampler.rng().shuffle(batches)
+        for start in range(0, len(order), max(pool, 1)):
+            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i])
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.shuffle_batches:
+            epoch_rng(self.sampler).shuffle(batches)
         skip = 0
-        if self._resume_at is not None and self._resume_at[0] == self.sampler.epoch:
+        if self._resume_at is not None and self._resume_at[0] == getattr(self.sampler, "epoch", 0):
             skip, self._resume_at = self._resume_at[1], None
         yield from batches[skip:]

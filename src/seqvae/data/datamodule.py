@@ -7,10 +7,10 @@ from functools import partial
 from pathlib import Path
 
 import lightning as L
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 
 from seqvae.config import DataConfig
-from seqvae.data.batching import BucketBatchSampler, SentenceDataset, make_batch
+from seqvae.data.batching import BucketBatchSampler, EpochShuffle, SentenceDataset, make_batch
 from seqvae.data.corpus import SPLITS, Split, default_corpus_dir, read_split
 from seqvae.data.vocab import Vocabulary
 
@@ -34,7 +34,12 @@ def sentence_loader(
     sentences: list[list[int]], vocab: Vocabulary, batch_size: int, shuffle: bool = False, seed: int = 0
 ) -> DataLoader:
     """Length-bucketed DataLoader of encoded sentences yielding :class:`Batch` objects."""
-    sampler = BucketBatchSampler([len(s) for s in sentences], batch_size, shuffle=shuffle, seed=seed)
+    lengths = [len(s) for s in sentences]
+    if shuffle:
+        sampler = BucketBatchSampler(EpochShuffle(len(sentences), seed), batch_size, lengths=lengths)
+    else:
+        order = SequentialSampler(range(len(sentences)))
+        sampler = BucketBatchSampler(order, batch_size, lengths=lengths, pool_batches=None, shuffle_batches=False)
     collate = partial(make_batch, pad_id=vocab.pad_id, bos_id=vocab.bos_id, eos_id=vocab.eos_id)
     return DataLoader(SentenceDataset(sentences), batch_sampler=sampler, collate_fn=collate)
 
