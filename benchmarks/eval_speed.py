@@ -84,8 +84,10 @@ def main() -> None:
     args = parse_args()
     sentences, vocab = load_sentences(args.sentences)
     tokens = sum(len(s) + 1 for s in sentences)
-    print(f"{len(sentences)} sentences, {tokens} tokens (with </s>), vocab {len(vocab)}, device {args.device}, "
-          f"threads {torch.get_num_threads()}")
+    print(
+        f"{len(sentences)} sentences, {tokens} tokens (with </s>), vocab {len(vocab)}, device {args.device}, "
+        f"threads {torch.get_num_threads()}"
+    )
     for name in args.models:
         bench_model(name, sentences, vocab, args)
 

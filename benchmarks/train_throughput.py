@@ -23,7 +23,10 @@ DEFAULT_CASES = {
     "default (embedded, awd, lstm 256)": [],
     "1024-hidden lstm (awd)": ["model.emb_dim=512", "model.enc_hidden=1024", "model.dec_hidden=1024"],
     "1024-hidden double-lstm (awd)": [
-        "model.emb_dim=512", "model.enc_hidden=1024", "model.dec_hidden=1024", "model.decoder=double-lstm",
+        "model.emb_dim=512",
+        "model.enc_hidden=1024",
+        "model.dec_hidden=1024",
+        "model.decoder=double-lstm",
     ],
 }
 
@@ -65,10 +68,12 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     a = p.parse_args()
     cases = {" ".join(c) or "default": c for c in a.case} if a.case else DEFAULT_CASES
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: {'cuda' if torch.cuda.is_available() else 'cpu'}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: {device}")
     for name, overrides in cases.items():
         t = measure(overrides, a.steps, a.warmup)
-        print(f"{name:40s} {t.tokens / t.seconds:9.0f} tokens/s  {1000 * t.seconds / t.steps:7.1f} ms/step  ({t.steps} steps)")
+        rate, step_ms = t.tokens / t.seconds, 1000 * t.seconds / t.steps
+        print(f"{name:40s} {rate:9.0f} tokens/s  {step_ms:7.1f} ms/step  ({t.steps} steps)")
 
 
 if __name__ == "__main__":

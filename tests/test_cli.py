@@ -3,16 +3,22 @@
 import json
 
 import pytest
-
 from conftest import tiny_config
+
 from seqvae.cli import main
 from seqvae.config import Config
 from seqvae.data import CorpusError
 from seqvae.training.run import fit
 
 TINY = [
-    "model.emb_dim=16", "model.enc_hidden=32", "model.dec_hidden=32", "model.z_dim=8",
-    "dropout.adv_emb_dim=16", "dropout.adv_hidden_dim=16", "train.max_epochs=1", "train.progress_bar=false",
+    "model.emb_dim=16",
+    "model.enc_hidden=32",
+    "model.dec_hidden=32",
+    "model.z_dim=8",
+    "dropout.adv_emb_dim=16",
+    "dropout.adv_hidden_dim=16",
+    "train.max_epochs=1",
+    "train.progress_bar=false",
 ]
 
 

@@ -5,13 +5,18 @@ import math
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from seqvae.data.batching import make_batch
 from seqvae.data.datamodule import load_split
 from seqvae.data.vocab import Vocabulary
 from seqvae.metrics import (
-    active_units, elbo_terms, importance_weighted_nll, iw_log_marginal, mutual_information, perplexity,
+    active_units,
+    elbo_terms,
+    importance_weighted_nll,
+    iw_log_marginal,
+    mutual_information,
+    perplexity,
 )
 from seqvae.metrics.report import evaluate_checkpoint, evaluate_split
 from seqvae.models import SequenceVAE

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.objectives import KLSchedule, free_bits_kl
@@ -53,7 +53,7 @@ def test_resumed_run_equals_uninterrupted_run(small_corpus, tmp_path, stop):
     fit(tiny_config(small_corpus, **first, **every), tmp_path / "split")
     resumed = fit(tiny_config(small_corpus, max_epochs=3, **every), tmp_path / "split")
     assert resumed["global_step"] == whole["global_step"] == 30
-    for a, b in zip(_weights(whole["last_checkpoint"]), _weights(resumed["last_checkpoint"])):
+    for a, b in zip(_weights(whole["last_checkpoint"]), _weights(resumed["last_checkpoint"]), strict=True):
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), key

@@ -58,8 +58,15 @@ def _evaluate(argv: list[str]) -> None:
     p.add_argument("--out", default=None, help="JSON file for the results (default: next to the checkpoint)")
     a = p.parse_args(argv)
     evaluate_checkpoint(
-        a.checkpoint, a.split, samples=a.samples, max_sentences=a.max_sentences, batch_size=a.batch_size,
-        data_dir=a.data_dir, device=_device(a.device), seed=a.seed, out=a.out,
+        a.checkpoint,
+        a.split,
+        samples=a.samples,
+        max_sentences=a.max_sentences,
+        batch_size=a.batch_size,
+        data_dir=a.data_dir,
+        device=_device(a.device),
+        seed=a.seed,
+        out=a.out,
     )
 
 
@@ -96,7 +103,7 @@ def _reconstruct(argv: list[str]) -> None:
     batch = make_batch(list(enumerate(v.encode(s.split()) for s in a.sentences)), v.pad_id, v.bos_id, v.eos_id)
     with torch.no_grad():
         mu, _ = task.model.encode(batch.tokens, batch.lengths)
-    for source, ids in zip(a.sentences, task.model.generate(mu, v.bos_id, v.eos_id, a.max_len)):
+    for source, ids in zip(a.sentences, task.model.generate(mu, v.bos_id, v.eos_id, a.max_len), strict=True):
         print(f"{source}\n  -> {' '.join(v.decode(ids))}")
 
 

@@ -7,7 +7,7 @@ override fails with a message naming the key.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
@@ -27,15 +27,15 @@ class DataConfig:
     """Corpus files and batching. ``dir: null`` selects the embedded default corpus."""
 
     name: str = "embedded"
-    dir: Optional[str] = None
+    dir: str | None = None
     train: str = "train.txt"
     valid: str = "valid.txt"
     test: str = "test.txt"
     labelled: bool = False
     lowercase: bool = False
-    max_vocab: Optional[int] = None
+    max_vocab: int | None = None
     min_count: int = 1
-    max_len: Optional[int] = None
+    max_len: int | None = None
     batch_size: int = 32
     eval_batch_size: int = 128
 
@@ -56,7 +56,9 @@ class ModelConfig:
     decoder: str = "double-lstm"
 
     def __post_init__(self):
-        _require(self.decoder in ("lstm", "double-lstm"), f"model.decoder must be lstm or double-lstm, got {self.decoder!r}")
+        _require(
+            self.decoder in ("lstm", "double-lstm"), f"model.decoder must be lstm or double-lstm, got {self.decoder!r}"
+        )
         for key in ("emb_dim", "enc_hidden", "dec_hidden", "z_dim"):
             _require(getattr(self, key) >= 1, f"model.{key} must be >= 1, got {getattr(self, key)}")
 
@@ -154,7 +156,7 @@ class Config:
     out_dir: str = "runs/${data.name}-${dropout.method}-seed${seed}"
 
     @classmethod
-    def from_dict(cls, values: Any) -> "Config":
+    def from_dict(cls, values: Any) -> Config:
         """Validated config from a dict or DictConfig (unknown keys are an error)."""
         merged = OmegaConf.merge(OmegaConf.structured(cls), values)
         return OmegaConf.to_object(merged)

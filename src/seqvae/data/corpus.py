@@ -77,4 +77,4 @@ def read_labels_tsv(path: str | Path) -> list[dict[str, str]]:
     """Rows of a ``.labels.tsv`` file (header line, then one row per sentence)."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     header = lines[0].split("\t")
-    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]

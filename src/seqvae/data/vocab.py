@@ -27,7 +27,7 @@ class Vocabulary:
         self.index = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], max_size: int | None = None, min_count: int = 1) -> "Vocabulary":
+    def build(cls, sentences: Iterable[Sequence[str]], max_size: int | None = None, min_count: int = 1) -> Vocabulary:
         """Vocabulary of a training split: words seen at least ``min_count`` times, the ``max_size`` most frequent.
 
         ``max_size`` counts the specials; ties in frequency are broken alphabetically so the

@@ -3,7 +3,11 @@
 from seqvae.metrics.active_units import ActiveUnits, active_units
 from seqvae.metrics.elbo import ELBOResult, elbo_terms, perplexity
 from seqvae.metrics.importance import (
-    IWResult, importance_weighted_nll, iw_log_marginal, log_normal, log_standard_normal,
+    IWResult,
+    importance_weighted_nll,
+    iw_log_marginal,
+    log_normal,
+    log_standard_normal,
 )
 from seqvae.metrics.mutual_info import collect_posteriors, model_mutual_information, mutual_information
 

@@ -61,6 +61,11 @@ def elbo_terms(model: SequenceVAE, batches: Iterable[Batch], samples: int = 1) -
         tokens += batch.num_tokens
     n = max(sentences, 1)
     return ELBOResult(
-        rec_sum / n, kl_sum / n, (rec_sum + kl_sum) / n, perplexity(rec_sum + kl_sum, tokens), sentences, tokens, samples
+        rec_sum / n,
+        kl_sum / n,
+        (rec_sum + kl_sum) / n,
+        perplexity(rec_sum + kl_sum, tokens),
+        sentences,
+        tokens,
+        samples,
     )
-

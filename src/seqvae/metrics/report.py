@@ -69,8 +69,14 @@ class SplitTotals:
 
 def _figure(value: float, totals: SplitTotals, samples: int, **extra) -> dict:
     """A reported number with what it was computed on; ``samples`` 0 means closed form."""
-    return {"value": value, "sentences": totals.sentences, "tokens": totals.tokens, "samples": samples,
-            "eos_counted": True, **extra}
+    return {
+        "value": value,
+        "sentences": totals.sentences,
+        "tokens": totals.tokens,
+        "samples": samples,
+        "eos_counted": True,
+        **extra,
+    }
 
 
 def split_figures(totals: SplitTotals, samples: int, au_threshold: float = AU_THRESHOLD) -> dict[str, dict]:
@@ -94,7 +100,10 @@ def split_figures(totals: SplitTotals, samples: int, au_threshold: float = AU_TH
 
 
 def evaluate_split(
-    model: SequenceVAE, batches: Iterable[Batch], samples: int = 500, chunk_tokens: int = CHUNK_TOKENS,
+    model: SequenceVAE,
+    batches: Iterable[Batch],
+    samples: int = 500,
+    chunk_tokens: int = CHUNK_TOKENS,
     au_threshold: float = AU_THRESHOLD,
 ) -> dict[str, dict]:
     """All metrics of ``model`` (evaluation mode, no dropout) in one pass over ``batches``.
@@ -162,5 +171,6 @@ def _print_table(results: dict, out_path: Path) -> None:
     console = Console()
     console.print(table)
     mi = results["metrics"]["mi"]
-    console.print(f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; "
-                  f"written to {out_path}")
+    console.print(
+        f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; written to {out_path}"
+    )

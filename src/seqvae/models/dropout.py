@@ -83,7 +83,9 @@ class UniformDropout(WordDropout):
     def training_mask(self, tokens: torch.Tensor, lengths: torch.Tensor) -> DropoutOutput:
         valid = droppable(lengths, tokens.size(1))
         if self.exact_k:
-            keep = hard_topk_mask(torch.rand(tokens.shape, device=tokens.device), lengths - drop_count(lengths, self.rate), valid)
+            keep = hard_topk_mask(
+                torch.rand(tokens.shape, device=tokens.device), lengths - drop_count(lengths, self.rate), valid
+            )
         else:
             keep = (torch.rand(tokens.shape, device=tokens.device) >= self.rate).float() * valid
         mask = keep + (~valid).float()

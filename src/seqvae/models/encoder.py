@@ -34,9 +34,7 @@ class LSTMEncoder(nn.Module):
         Returns:
             ``mu`` and ``logvar``, each ``(B, z_dim)``.
         """
-        packed = pack_padded_sequence(
-            self.embedding(tokens), seq_lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
+        packed = pack_padded_sequence(self.embedding(tokens), seq_lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)
         mu, logvar = self.to_gaussian(h_n[-1]).chunk(2, dim=-1)
         return mu, logvar

@@ -30,7 +30,9 @@ def hard_topk_mask(scores: torch.Tensor, n_keep: torch.Tensor, valid: torch.Tens
     return ((ranks < n_keep.unsqueeze(1)) & valid).to(scores.dtype)
 
 
-def project_capped_simplex(x: torch.Tensor, n_keep: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def project_capped_simplex(
+    x: torch.Tensor, n_keep: torch.Tensor, valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Euclidean projection of each row of ``x`` onto ``{y in [0,1]^T : sum(y) = n_keep}``.
 
     Only valid positions take part; padding gets ``y = 0``. Solved by bisection on the shift
@@ -82,9 +84,7 @@ class _StraightThroughTopK(torch.autograd.Function):
         return grad_scores, None, None, None
 
 
-def straight_through_topk(
-    scores: torch.Tensor, n_keep: torch.Tensor, valid: torch.Tensor, tau: float
-) -> torch.Tensor:
+def straight_through_topk(scores: torch.Tensor, n_keep: torch.Tensor, valid: torch.Tensor, tau: float) -> torch.Tensor:
     """Hard keep-mask of the ``n_keep`` largest scores with the relaxed projection's gradient.
 
     Args:

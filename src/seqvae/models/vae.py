@@ -82,16 +82,30 @@ class SequenceVAE(nn.Module):
         self.dropout = dropout if dropout is not None else WordDropout()
 
     @classmethod
-    def from_config(cls, cfg, vocab_size: int, pad_id: int = 0, unk_id: int = 1) -> "SequenceVAE":
+    def from_config(cls, cfg, vocab_size: int, pad_id: int = 0, unk_id: int = 1) -> SequenceVAE:
         """Build from the ``model`` and ``dropout`` sections of a run config."""
         m, d = cfg.model, cfg.dropout
         dropout = build_dropout(
-            d.method, d.rate, vocab_size, exact_k=d.exact_k, tau=d.tau, lam=d.lam,
-            adv_emb_dim=d.adv_emb_dim, adv_hidden_dim=d.adv_hidden_dim,
+            d.method,
+            d.rate,
+            vocab_size,
+            exact_k=d.exact_k,
+            tau=d.tau,
+            lam=d.lam,
+            adv_emb_dim=d.adv_emb_dim,
+            adv_hidden_dim=d.adv_hidden_dim,
         )
         return cls(
-            vocab_size, m.emb_dim, m.enc_hidden, m.dec_hidden, m.z_dim, m.decoder,
-            dropout, pad_id, unk_id, d.drop_to,
+            vocab_size,
+            m.emb_dim,
+            m.enc_hidden,
+            m.dec_hidden,
+            m.z_dim,
+            m.decoder,
+            dropout,
+            pad_id,
+            unk_id,
+            d.drop_to,
         )
 
     def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,9 +127,7 @@ class SequenceVAE(nn.Module):
             return emb * keep
         return emb * keep + self.dec_embedding.weight[self.unk_id] * (1.0 - keep)
 
-    def log_likelihood(
-        self, tokens: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def log_likelihood(self, tokens: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``log p(x | z, mask)`` per sentence, ``(B,)``; padding targets count zero."""
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         logits = self.decoder(self.embed_inputs(inputs, mask), z)
@@ -132,7 +144,12 @@ class SequenceVAE(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, z: torch.Tensor, bos_id: int, eos_id: int, max_len: int = 50, greedy: bool = True,
+        self,
+        z: torch.Tensor,
+        bos_id: int,
+        eos_id: int,
+        max_len: int = 50,
+        greedy: bool = True,
         temperature: float = 1.0,
     ) -> list[list[int]]:
         """Decode word ids from latents ``z (B, Z)``, greedily or by sampling, up to ``</s>`` or ``max_len``."""

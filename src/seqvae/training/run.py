@@ -34,11 +34,15 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     ckpt_dir = checkpoint_dir(out_dir)
     callbacks = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True),
-        EarlyStopping(monitor=MONITOR, mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False),
+        EarlyStopping(
+            monitor=MONITOR, mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False
+        ),
     ]
     if t.checkpoint_every_n_steps > 0:
         callbacks.append(
-            ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps)
+            ModelCheckpoint(
+                dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps
+            )
         )
     if cfg.optim.ema_decay > 0:
         callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
@@ -61,7 +65,6 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
         enable_progress_bar=t.progress_bar,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        deterministic=False,
     )
 
 

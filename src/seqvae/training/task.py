@@ -35,9 +35,7 @@ class VAETask(L.LightningModule):
         self.cfg = Config.from_dict(config)
         self.vocab = Vocabulary(vocab_words)
         self.model = SequenceVAE.from_config(self.cfg, len(self.vocab), self.vocab.pad_id, self.vocab.unk_id)
-        self.val_sums = torch.nn.ModuleDict(
-            {k: SumMetric() for k in ("rec", "kl", "sentences", "tokens")}
-        )
+        self.val_sums = torch.nn.ModuleDict({k: SumMetric() for k in ("rec", "kl", "sentences", "tokens")})
 
     @property
     def adversarial(self) -> bool:
@@ -114,4 +112,3 @@ def load_task(path: str, map_location: str | torch.device = "cpu") -> VAETask:
     task = VAETask(ckpt["hyper_parameters"]["config"], ckpt["vocab"])
     task.load_state_dict(ckpt["state_dict"])
     return task.eval()
-
