@@ -115,12 +115,7 @@ class AnnealConfig(KLSchedule):
 
 @dataclass
 class TrainConfig:
-    """Trainer settings: length, early stopping, hardware, logging, checkpoints.
-
-    ``cpu_onednn``: use oneDNN's LSTM kernels when training on a CPU. They are faster for large
-    hidden sizes, but build a kernel per batch shape, which costs more than it saves for small
-    models (see ``benchmarks/train_throughput.py``).
-    """
+    """Trainer settings: length, early stopping, hardware, logging, checkpoints."""
 
     max_epochs: int = 100
     max_steps: int = -1
@@ -135,7 +130,6 @@ class TrainConfig:
     limit_val_batches: float = 1.0
     progress_bar: bool = True
     resume: bool = True
-    cpu_onednn: bool = True
 
     def __post_init__(self):
         _require(self.max_epochs >= 1, f"train.max_epochs must be >= 1, got {self.max_epochs}")

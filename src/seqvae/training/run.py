@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.weight_averaging import EMAWeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -81,8 +80,6 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
     data = TextDataModule(cfg.data, seed=cfg.seed)
     task = VAETask(cfg.to_dict(), data.vocab.words)
     trainer = build_trainer(cfg, out_dir, extra_callbacks)
-    if trainer.strategy.root_device.type == "cpu":
-        torch.backends.mkldnn.enabled = cfg.train.cpu_onednn
     last = checkpoint_dir(out_dir) / "last.ckpt"
     resume = str(last) if cfg.train.resume and last.is_file() else None
     if resume:
