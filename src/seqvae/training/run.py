@@ -75,11 +75,12 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = TextDataModule(cfg.data, seed=cfg.seed)
     task = VAETask(cfg.to_dict(), data.vocab.words)
     trainer = build_trainer(cfg, out_dir, extra_callbacks)
+    if trainer.is_global_zero:
+        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     last = checkpoint_dir(out_dir) / "last.ckpt"
     resume = str(last) if cfg.train.resume and last.is_file() else None
     if resume:
@@ -100,5 +101,6 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
         "epochs": trainer.current_epoch,
         "vocab_size": len(data.vocab),
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if trainer.is_global_zero:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
