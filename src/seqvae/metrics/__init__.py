@@ -1,7 +1,6 @@
 """Evaluation metrics of SPEC section 4."""
 
 from seqvae.metrics.active_units import ActiveUnits, active_units
-from seqvae.metrics.elbo import ELBOResult, elbo_terms, perplexity
 from seqvae.metrics.importance import (
     IWResult,
     importance_weighted_nll,
@@ -10,14 +9,13 @@ from seqvae.metrics.importance import (
     log_standard_normal,
 )
 from seqvae.metrics.mutual_info import collect_posteriors, model_mutual_information, mutual_information
+from seqvae.metrics.perplexity import perplexity
 
 __all__ = [
     "ActiveUnits",
-    "ELBOResult",
     "IWResult",
     "active_units",
     "collect_posteriors",
-    "elbo_terms",
     "importance_weighted_nll",
     "iw_log_marginal",
     "log_normal",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from seqvae.data.batching import Batch
-from seqvae.metrics.elbo import perplexity
+from seqvae.metrics.perplexity import perplexity
 from seqvae.models.vae import SequenceVAE
 
 LOG_2PI = math.log(2.0 * math.pi)

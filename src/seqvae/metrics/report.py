@@ -20,9 +20,9 @@ from rich.table import Table
 from seqvae.data.batching import Batch
 from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.metrics.active_units import AU_THRESHOLD, active_units
-from seqvae.metrics.elbo import perplexity
 from seqvae.metrics.importance import CHUNK_TOKENS, iw_log_marginal
 from seqvae.metrics.mutual_info import mutual_information
+from seqvae.metrics.perplexity import perplexity
 from seqvae.models.vae import SequenceVAE
 from seqvae.objectives.kl import gaussian_kl
 from seqvae.training.task import load_task
