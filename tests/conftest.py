@@ -6,15 +6,21 @@ from seqvae.config import Config
 from seqvae.data import default_corpus_dir
 
 
-@pytest.fixture
-def small_corpus(tmp_path):
-    """Folder with train/valid/test.txt: the first 320/64/64 sentences of the embedded corpus."""
-    root = tmp_path / "corpus"
-    root.mkdir()
+def write_small_corpus(root):
+    """Write train/valid/test.txt and .labels.tsv to ``root``: the first 320/64/64 sentences of the embedded corpus."""
+    root.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", 320), ("valid", 64), ("test", 64)):
         lines = (default_corpus_dir() / f"{split}.txt").read_text(encoding="utf-8").splitlines()[:n]
         (root / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        labels = (default_corpus_dir() / f"{split}.labels.tsv").read_text(encoding="utf-8").splitlines()[: n + 1]
+        (root / f"{split}.labels.tsv").write_text("\n".join(labels) + "\n", encoding="utf-8")
     return root
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    """Folder with the small corpus of :func:`write_small_corpus`."""
+    return write_small_corpus(tmp_path / "corpus")
 
 
 def tiny_config(corpus_dir, method="adversarial", **train) -> Config:

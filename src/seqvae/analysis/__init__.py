@@ -1,0 +1,1 @@
+"""What a trained model learned: latent codes and probes, adversary saliency, interpolation."""
