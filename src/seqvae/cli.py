@@ -1,4 +1,4 @@
-"""The ``seqvae`` command: train, evaluate, sample, reconstruct."""
+"""The ``seqvae`` command: train, evaluate, sample, reconstruct, and the analyses of a trained model."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 import torch
@@ -15,13 +16,20 @@ from seqvae.config import Config, register_schema
 
 register_schema()
 
-USAGE = """usage: seqvae {train,evaluate,sample,reconstruct} ...
+USAGE = """usage: seqvae {train,evaluate,sample,reconstruct,encode,probe,saliency,pos-saliency,interpolate} ...
 
   seqvae train [KEY=VALUE ...]        train (Hydra overrides; -m for sweeps), e.g.
                                       seqvae train corpus=ptb method=uniform dropout.rate=0.4
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
   seqvae sample CKPT [-n 10]          sentences decoded from prior samples
   seqvae reconstruct CKPT SENTENCE    encode a sentence, decode the posterior mean
+  seqvae encode CKPT FILE --out Z.npy posterior means and log-variances of sentences, (N, 2, Z)
+  seqvae probe CKPT                   accuracy of a linear probe on posterior means per label factor
+  seqvae saliency CKPT [FILE] --html OUT.html [--json OUT.json]
+                                      which words an AWD adversary drops, as a page
+  seqvae pos-saliency CKPT --out DIR  adversary score and drop probability per POS tag
+  seqvae interpolate CKPT SOURCE TARGET [--steps 10] | --random-pairs N --out DIR
+                                      decode between two posterior means; BERTScore curves
 """
 
 
@@ -90,24 +98,224 @@ def _sample(argv: list[str]) -> None:
 
 
 def _reconstruct(argv: list[str]) -> None:
-    from seqvae.data.batching import make_batch
+    from seqvae.analysis.reconstruction import reconstruct
     from seqvae.training.task import load_task
 
     p = argparse.ArgumentParser(prog="seqvae reconstruct", description="Greedy decoding of the posterior mean.")
     p.add_argument("checkpoint")
     p.add_argument("sentences", nargs="+", help="tokenised sentences, one per argument")
+    p.add_argument("--posterior-sample", action="store_true", help="decode z ~ q(z|x) instead of its mean")
     p.add_argument("--max-len", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    torch.manual_seed(a.seed)
     task = load_task(a.checkpoint)
-    v = task.vocab
-    batch = make_batch(list(enumerate(v.encode(s.split()) for s in a.sentences)), v.pad_id, v.bos_id, v.eos_id)
-    with torch.no_grad():
-        mu, _ = task.model.encode(batch.tokens, batch.lengths)
-    for source, ids in zip(a.sentences, task.model.generate(mu, v.bos_id, v.eos_id, a.max_len), strict=True):
-        print(f"{source}\n  -> {' '.join(v.decode(ids))}")
+    lowercase = task.cfg.data.lowercase
+    sentences = [(s.lower() if lowercase else s).split() for s in a.sentences]
+    try:
+        decoded = reconstruct(task.model, task.vocab, sentences, a.posterior_sample, a.max_len)
+    except ValueError as err:
+        sys.exit(f"seqvae reconstruct: {err}")
+    for source, words in zip(a.sentences, decoded, strict=True):
+        print(f"{source}\n  -> {' '.join(words)}")
 
 
-COMMANDS = {"evaluate": _evaluate, "sample": _sample, "reconstruct": _reconstruct}
+def _encode(argv: list[str]) -> None:
+    from seqvae.analysis.latents import encode_sentences, read_sentences, save_latents
+    from seqvae.training.task import load_task
+
+    p = argparse.ArgumentParser(prog="seqvae encode", description="Posterior parameters of sentences.")
+    p.add_argument("checkpoint")
+    p.add_argument("file", help="tokenised sentences, one per line")
+    p.add_argument("--out", required=True, help=".npy file of shape (N, 2, Z): [:, 0] means, [:, 1] log-variances")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    task = load_task(a.checkpoint, map_location=_device(a.device))
+    try:
+        sentences = read_sentences(a.file, lowercase=task.cfg.data.lowercase)
+    except ValueError as err:
+        sys.exit(f"seqvae encode: {err}")
+    mu, logvar = encode_sentences(task.model, task.vocab, sentences, a.batch_size)
+    save_latents(a.out, mu, logvar)
+    print(f"wrote {tuple(mu.shape[:1]) + (2,) + tuple(mu.shape[1:])} latents of {a.file} to {a.out}")
+
+
+def _probe(argv: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from seqvae.analysis.probe import probe_checkpoint
+
+    p = argparse.ArgumentParser(
+        prog="seqvae probe",
+        description="Logistic-regression probes on posterior means: fitted on one split, scored on another. Labels: "
+        "<split>.labels.tsv beside the corpus files (the embedded corpus's factors), a labelled corpus, or --labels.",
+    )
+    p.add_argument("checkpoint")
+    p.add_argument("--fit-split", default="train", choices=["train", "valid", "test"])
+    p.add_argument("--score-split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--labels", nargs=2, metavar=("FIT_TSV", "SCORE_TSV"), help="label TSVs (header row) of both splits")
+    p.add_argument("--factors", nargs="+", help="label columns to probe (default: all)")
+    p.add_argument("--max-fit", type=int, default=None, help="fit on the first N sentences only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    a = p.parse_args(argv)
+    fit_labels, score_labels = a.labels or (None, None)
+    try:
+        results = probe_checkpoint(
+            a.checkpoint, a.fit_split, a.score_split, fit_labels, score_labels, a.factors, a.max_fit, a.seed
+        )
+    except ValueError as err:
+        sys.exit(f"seqvae probe: {err}")
+    table = Table(title=f"probes on posterior means: fit on {a.fit_split}, scored on {a.score_split}")
+    for column in ("factor", "accuracy", "majority", "chance", "classes", "fit", "scored"):
+        table.add_column(column, justify="left" if column == "factor" else "right")
+    for r in results:
+        table.add_row(
+            r.factor,
+            f"{r.accuracy:.3f}",
+            f"{r.majority:.3f}",
+            f"{r.chance:.3f}",
+            str(len(r.classes)),
+            str(r.n_fit),
+            str(r.n_scored),
+        )
+    Console().print(table)
+    if a.out:
+        Path(a.out).write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+
+
+def _saliency(argv: list[str]) -> None:
+    from seqvae.analysis.saliency import NotAdversarialError, bracketed, saliency_report
+
+    p = argparse.ArgumentParser(prog="seqvae saliency", description="Which words an AWD checkpoint's adversary drops.")
+    p.add_argument("checkpoint")
+    p.add_argument("file", nargs="?", help="tokenised sentences, one per line (default: sentences of --split)")
+    p.add_argument("-n", "--num", type=int, help="first N sentences (default: all of FILE, 20 of --split)")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    p.add_argument("--html", default=None, help="write the self-contained page here")
+    p.add_argument("--json", default=None, help="write all numbers here")
+    p.add_argument("--samples", type=int, default=1000, help="Monte-Carlo score draws per sentence")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.html is None and a.json is None:
+        p.error("give --html and/or --json")
+    n = a.num if a.num is not None or a.file else 20
+    try:
+        data = saliency_report(a.checkpoint, a.file, a.split, n, a.samples, a.seed, a.html, a.json)
+    except NotAdversarialError as err:
+        sys.exit(f"seqvae saliency: {err}")
+    for sentence in data["sentences"]:
+        print(bracketed(sentence))
+
+
+def _pos_saliency(argv: list[str]) -> None:
+    from seqvae.analysis.pos_saliency import pos_saliency_report
+    from seqvae.analysis.saliency import NotAdversarialError
+
+    p = argparse.ArgumentParser(
+        prog="seqvae pos-saliency", description="Mean adversary score and drop probability per universal POS tag."
+    )
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="folder for pos_saliency.csv, .png and .svg")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    p.add_argument("-n", "--num", type=int, default=None, help="first N sentences of the split (default: all)")
+    p.add_argument("--samples", type=int, default=1000, help="Monte-Carlo score draws per sentence")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        rows = pos_saliency_report(a.checkpoint, a.out, a.split, a.num, a.samples, a.seed)
+    except (NotAdversarialError, ImportError) as err:
+        sys.exit(f"seqvae pos-saliency: {err}")
+    print(f"{'tag':6s} {'count':>7s} {'normalised':>10s} {'P(drop)':>8s}")
+    for row in rows:
+        print(f"{row.tag:6s} {row.count:7d} {row.mean_normalised:+10.3f} {row.mean_drop_prob:8.3f}")
+
+
+def _interpolate(argv: list[str]) -> None:
+    from seqvae.analysis.interpolation import interpolate
+    from seqvae.analysis.interpolation_curves import curve_rows, interpolation_report, random_pairs, read_pairs
+    from seqvae.analysis.similarity import BertScoreF1
+    from seqvae.data.datamodule import load_split
+    from seqvae.training.task import load_task
+
+    p = argparse.ArgumentParser(
+        prog="seqvae interpolate",
+        description="Decode points between two posterior means (Table 3); with --out, score them against both ends "
+        "with BERTScore F1 and plot the curves averaged over pairs (Figure 4b).",
+    )
+    p.add_argument("checkpoint")
+    p.add_argument("sentences", nargs="*", metavar="SENTENCE", help="source and target, tokenised")
+    p.add_argument("--steps", type=int, default=10, help="points K on the line, both ends included")
+    p.add_argument("--sample", action="store_true", help="sample words (default: greedy decoding)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--max-len", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0, help="seeds --sample and --random-pairs")
+    p.add_argument("--pairs", help="file of 'source<TAB>target' lines")
+    p.add_argument("--random-pairs", type=int, metavar="N", help="N random pairs of sentences of --split")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    p.add_argument("--out", help="folder for interpolation.json, .csv, .png and .svg")
+    p.add_argument("--model", help="BERTScore model name or folder (default: the packaged, offline all-MiniLM-L6-v2)")
+    p.add_argument("--num-layers", type=int, help="BERTScore layer (for a --model without a bert-score default)")
+    p.add_argument("--rescale", action="store_true", help="rescale BERTScore with a baseline (see --baseline-path)")
+    p.add_argument("--baseline-path", help="bert-score baseline file for --rescale")
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    if a.sentences and len(a.sentences) != 2 or sum(map(bool, (a.sentences, a.pairs, a.random_pairs))) != 1:
+        p.error("give SOURCE TARGET, --pairs FILE or --random-pairs N")
+    if a.out is None and not a.sentences:
+        p.error("--pairs and --random-pairs need --out DIR")
+    if a.steps < 2:
+        p.error("--steps must be >= 2 (both ends are decoded)")
+    device = _device(a.device)
+    task = load_task(a.checkpoint, map_location=device)
+    task.model.to(device)
+    lowercase = task.cfg.data.lowercase
+    try:
+        if a.pairs:
+            pairs, origin = read_pairs(a.pairs, lowercase), a.pairs
+        elif a.random_pairs:
+            split = load_split(task.cfg.data, a.split).sentences
+            pairs = random_pairs(split, a.random_pairs, a.seed)
+            origin = f"{a.random_pairs} random pairs of the {a.split} split of {task.cfg.data.name} (seed {a.seed})"
+        else:
+            pairs, origin = [tuple((s.lower() if lowercase else s).split() for s in a.sentences)], "command line"
+        if a.out is None:
+            torch.manual_seed(a.seed)
+            it = interpolate(task.model, task.vocab, *pairs[0], a.steps, not a.sample, a.temperature, a.max_len)
+            for t, sentence in zip(it.t.tolist(), it.sentences, strict=True):
+                print(f"{t:.2f}  {' '.join(sentence)}")
+            return
+        scorer = BertScoreF1(a.model, a.num_layers, a.rescale, a.baseline_path, str(device))
+        decoding = dict(greedy=not a.sample, temperature=a.temperature, max_len=a.max_len, seed=a.seed)
+        result = interpolation_report(
+            task, pairs, a.steps, scorer, a.out, **decoding, checkpoint=a.checkpoint, pairs_from=origin
+        )
+    except (ImportError, OSError, ValueError) as err:
+        sys.exit(f"seqvae interpolate: {err}")
+    if len(pairs) == 1:
+        pair = result["pairs"][0]
+        rows = zip(result["t"], pair["sentences"], pair["f1_source"], pair["f1_target"], strict=True)
+        for t, sentence, fs, ft in rows:
+            print(f"{t:.2f}  F1 {fs:.3f} / {ft:.3f}  {sentence}")
+    print(f"{result['similarity']['metric']} to source / target, mean ± std over {result['num_pairs']} pair(s):")
+    for _, t, src_mean, src_std, tgt_mean, tgt_std, _ in curve_rows(result):
+        print(f"{t:.2f}  {src_mean:.3f} ± {src_std:.3f} / {tgt_mean:.3f} ± {tgt_std:.3f}")
+    print(f"source to target: {result['mean_f1_ends']:.3f}; distinct sentences per pair: {result['mean_distinct']:.1f}")
+    print(f"wrote interpolation.json, .csv, .png and .svg to {a.out}")
+
+
+COMMANDS = {
+    "encode": _encode,
+    "probe": _probe,
+    "evaluate": _evaluate,
+    "sample": _sample,
+    "reconstruct": _reconstruct,
+    "saliency": _saliency,
+    "pos-saliency": _pos_saliency,
+    "interpolate": _interpolate,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
