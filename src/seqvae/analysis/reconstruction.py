@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-import torch
-
 from seqvae.analysis.latents import encode_sentences
 from seqvae.data.vocab import Vocabulary
 from seqvae.models.vae import SequenceVAE
