@@ -59,6 +59,14 @@ def test_resumed_run_equals_uninterrupted_run(small_corpus, tmp_path, stop):
             assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.parametrize("every", [0, 3, 5])
+def test_one_last_checkpoint_holding_the_final_step(small_corpus, tmp_path, every):
+    summary = fit(tiny_config(small_corpus, checkpoint_every_n_steps=every), tmp_path / "run")
+    assert sorted(p.name for p in checkpoint_dir(tmp_path / "run").iterdir()) == ["best.ckpt", "last.ckpt"]
+    last = torch.load(summary["last_checkpoint"], map_location="cpu", weights_only=False)
+    assert last["global_step"] == summary["global_step"] == 20
+
+
 def test_checkpoint_holds_averaged_weights_and_vocab(small_corpus, tmp_path):
     summary = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
     averaged, current = _weights(summary["best_checkpoint"])

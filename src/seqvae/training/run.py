@@ -31,8 +31,18 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     """Lightning trainer with EMA weights, best/last checkpoints, early stopping and CSV + TensorBoard logs."""
     t = cfg.train
     ckpt_dir = checkpoint_dir(out_dir)
+    # Both checkpoint callbacks write the one last.ckpt (no version counter, so no last-v1.ckpt): the best one
+    # after each validation, the periodic one every N steps; whichever wrote last holds the newest state.
     callbacks = [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True),
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best",
+            monitor=MONITOR,
+            mode="min",
+            save_top_k=1,
+            save_last=True,
+            enable_version_counter=False,
+        ),
         EarlyStopping(
             monitor=MONITOR, mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False
         ),
@@ -40,7 +50,11 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     if t.checkpoint_every_n_steps > 0:
         callbacks.append(
             ModelCheckpoint(
-                dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps
+                dirpath=ckpt_dir,
+                save_top_k=0,
+                save_last=True,
+                every_n_train_steps=t.checkpoint_every_n_steps,
+                enable_version_counter=False,
             )
         )
     if cfg.optim.ema_decay > 0:
