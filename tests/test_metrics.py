@@ -15,6 +15,7 @@ from seqvae.metrics import (
     importance_weighted_nll,
     iw_log_marginal,
     mutual_information,
+    mutual_information_estimates,
     perplexity,
 )
 from seqvae.metrics.report import evaluate_checkpoint, evaluate_split
@@ -92,13 +93,44 @@ def test_mi_of_one_dimensional_gaussian_channel_matches_closed_form():
     assert mi == pytest.approx(0.5 * math.log(1 + s2 / sigma2), abs=0.05)
 
 
-def test_mi_does_not_depend_on_the_chunking():
+def test_factorised_and_joint_mi_agree_for_independent_dimensions():
+    """Two independent Gaussian channels: both estimates approach ``2 * log(1 + s^2 / sigma^2) / 2``."""
+    torch.manual_seed(0)
+    n, s2, sigma2 = 3000, 1.0, 0.25
+    mu = math.sqrt(s2) * torch.randn(n, 2)
+    mi = mutual_information_estimates(mu, torch.full((n, 2), math.log(sigma2)))
+    assert mi.joint == pytest.approx(math.log(1 + s2 / sigma2), abs=0.06)
+    assert mi.factorised == pytest.approx(math.log(1 + s2 / sigma2), abs=0.06)
+
+
+def test_factorised_mi_adds_the_total_correlation_of_correlated_dimensions():
+    """Both dimensions observe the same ``mu``: joint ``log(1 + 2 s^2 / sigma^2) / 2``, factorised ``log(1 + s^2 /
+    sigma^2)`` (each dimension's own channel), the difference being the aggregate posterior's total correlation."""
+    torch.manual_seed(0)
+    n, s2, sigma2 = 3000, 1.0, 0.25
+    mu = math.sqrt(s2) * torch.randn(n, 1).expand(n, 2)
+    mi = mutual_information_estimates(mu, torch.full((n, 2), math.log(sigma2)))
+    assert mi.joint == pytest.approx(0.5 * math.log(1 + 2 * s2 / sigma2), abs=0.06)
+    assert mi.factorised == pytest.approx(math.log(1 + s2 / sigma2), abs=0.06)
+    assert mi.factorised > mi.joint + 0.4
+
+
+def test_factorised_mi_can_exceed_log_n():
+    torch.manual_seed(0)
+    n = 64
+    mi = mutual_information_estimates(100.0 * torch.randn(n, 3), torch.full((n, 3), -20.0))
+    assert mi.joint <= math.log(n) < mi.factorised
+    assert mi.factorised == pytest.approx(3 * math.log(n), abs=1e-3)
+
+
+def test_both_mi_estimates_do_not_depend_on_the_chunking():
     mu, logvar = torch.randn(300, 6), torch.randn(300, 6) - 1
     torch.manual_seed(1)
-    whole = mutual_information(mu, logvar)
+    whole = mutual_information_estimates(mu, logvar)
     torch.manual_seed(1)
-    chunked = mutual_information(mu, logvar, chunk_elements=7 * 300 * 6)
-    assert chunked == pytest.approx(whole, abs=1e-5)
+    chunked = mutual_information_estimates(mu, logvar, chunk_elements=7 * 300 * 6)
+    assert chunked.joint == pytest.approx(whole.joint, abs=1e-5)
+    assert chunked.factorised == pytest.approx(whole.factorised, abs=1e-5)
 
 
 # ---- importance-weighted NLL --------------------------------------------------------------------
@@ -197,7 +229,7 @@ def test_evaluate_split_is_consistent():
     batches = [make_batch(list(enumerate(SENTENCES))), make_batch([(4, [6, 6, 6]), (5, [9])])]
     torch.manual_seed(0)
     figures = evaluate_split(model, batches, samples=50)
-    assert set(figures) == {"rec", "kl", "nelbo", "ppl_elbo", "nll", "ppl", "mi", "au"}
+    assert set(figures) == {"rec", "kl", "nelbo", "ppl_elbo", "nll", "ppl", "mi", "mi_factorised", "au"}
     tokens = sum(len(s) + 1 for s in SENTENCES) + 4 + 2
     assert all(f["sentences"] == 6 and f["tokens"] == tokens and f["eos_counted"] for f in figures.values())
     assert figures["nelbo"]["value"] == pytest.approx(figures["rec"]["value"] + figures["kl"]["value"])

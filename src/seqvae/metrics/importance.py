@@ -22,9 +22,14 @@ LOG_2PI = math.log(2.0 * math.pi)
 CHUNK_TOKENS = 32_768
 
 
+def log_normal_per_dim(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``log N(z_d; mu_d, exp(logvar_d))`` per dimension; broadcasts ``(..., Z) -> (..., Z)``."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar))
+
+
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """``log N(z; mu, diag(exp(logvar)))`` summed over the last dimension; broadcasts ``(..., Z) -> (...)``."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(dim=-1)
+    return log_normal_per_dim(z, mu, logvar).sum(dim=-1)
 
 
 def log_standard_normal(z: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from seqvae.data.batching import Batch
 from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.metrics.active_units import AU_THRESHOLD, active_units
 from seqvae.metrics.importance import CHUNK_TOKENS, iw_log_marginal
-from seqvae.metrics.mutual_info import mutual_information
+from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.metrics.perplexity import perplexity
 from seqvae.models.vae import SequenceVAE
 from seqvae.objectives.kl import gaussian_kl
@@ -80,7 +80,7 @@ def _figure(value: float, totals: SplitTotals, samples: int, **extra) -> dict:
 
 
 def split_figures(totals: SplitTotals, samples: int, au_threshold: float = AU_THRESHOLD) -> dict[str, dict]:
-    """rec, kl, nelbo, ppl_elbo, [nll, ppl], mi, au (SPEC section 4) from the totals of a split."""
+    """rec, kl, nelbo, ppl_elbo, [nll, ppl], mi, mi_factorised, au (SPEC section 4) from the totals of a split."""
     n, rec_samples = totals.sentences, max(samples, 1)
     nelbo_sum = totals.rec + totals.kl
     mu, logvar = torch.cat(totals.mu), torch.cat(totals.logvar)
@@ -93,7 +93,9 @@ def split_figures(totals: SplitTotals, samples: int, au_threshold: float = AU_TH
     if samples > 0:
         figures["nll"] = _figure(totals.nll / n, totals, samples)
         figures["ppl"] = _figure(perplexity(totals.nll, totals.tokens), totals, samples)
-    figures["mi"] = _figure(mutual_information(mu, logvar), totals, 1, upper_bound=math.log(n))
+    mi = mutual_information_estimates(mu, logvar)
+    figures["mi"] = _figure(mi.joint, totals, 1, estimator="joint aggregate posterior", upper_bound=math.log(n))
+    figures["mi_factorised"] = _figure(mi.factorised, totals, 1, estimator="per-dimension aggregate posterior")
     au = active_units(mu, au_threshold)
     figures["au"] = _figure(au.count, totals, 0, threshold=au.threshold, variances=au.variances)
     return figures
@@ -172,5 +174,6 @@ def _print_table(results: dict, out_path: Path) -> None:
     console.print(table)
     mi = results["metrics"]["mi"]
     console.print(
-        f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; written to {out_path}"
+        f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; mi_factorised "
+        f"(the original authors' per-dimension estimate) can exceed it; written to {out_path}"
     )
