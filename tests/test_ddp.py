@@ -24,3 +24,9 @@ def test_ddp_on_two_cpu_processes_splits_each_epoch(small_corpus, tmp_path):
     # 320 sentences, batch 32, two ranks: 5 steps per epoch instead of 10.
     assert summary["global_step"] == 10 and summary["epochs"] == 2
     assert Path(summary["best_checkpoint"]).is_file()
+    # MI and active units over the posteriors gathered from both ranks, once per validation.
+    metrics = (out / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = metrics[0].split(",")
+    assert {"val/mi", "val/mi_factorised", "val/au"} <= set(header)
+    mi = [row.split(",")[header.index("val/mi")] for row in metrics[1:]]
+    assert sum(bool(value) for value in mi) == 2

@@ -1,5 +1,6 @@
 """Training: overfitting, exact resume, loud failure on NaN, annealing and free bits."""
 
+import csv
 import math
 from collections import Counter
 
@@ -65,6 +66,17 @@ def test_one_last_checkpoint_holding_the_final_step(small_corpus, tmp_path, ever
     assert sorted(p.name for p in checkpoint_dir(tmp_path / "run").iterdir()) == ["best.ckpt", "last.ckpt"]
     last = torch.load(summary["last_checkpoint"], map_location="cpu", weights_only=False)
     assert last["global_step"] == summary["global_step"] == 20
+
+
+def test_each_validation_logs_mi_and_active_units(small_corpus, tmp_path):
+    fit(tiny_config(small_corpus), tmp_path / "run")
+    rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "version_0" / "metrics.csv")))
+    validations = [r for r in rows if r.get("val/mi")]
+    assert len(validations) == 2, "one row per epoch's validation"
+    for row in validations:
+        assert 0.0 <= float(row["val/mi"]) <= math.log(64) + 1e-6, "64 validation sentences"
+        assert float(row["val/mi_factorised"]) >= -0.5
+        assert float(row["val/au"]) in range(0, 9), "z_dim 8"
 
 
 def test_checkpoint_holds_averaged_weights_and_vocab(small_corpus, tmp_path):

@@ -9,6 +9,8 @@ from torchmetrics.aggregation import SumMetric
 from seqvae.config import Config
 from seqvae.data.batching import Batch
 from seqvae.data.vocab import Vocabulary
+from seqvae.metrics.active_units import active_units
+from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.models.dropout import AdversarialDropout
 from seqvae.models.vae import SequenceVAE
 from seqvae.objectives.kl import free_bits_kl
@@ -22,7 +24,9 @@ class VAETask(L.LightningModule):
     """Trains a :class:`SequenceVAE` on ``loss = mean_b[rec + beta * KL + R_psi]`` (SPEC section 2).
 
     Validation uses no dropout and, through the EMA callback, the averaged weights; it reports
-    per-sentence ``rec``, ``kl``, ``nelbo`` (= rec + kl, beta = 1) and ``ppl_elbo``.
+    per-sentence ``rec``, ``kl``, ``nelbo`` (= rec + kl, beta = 1) and ``ppl_elbo``, and over the whole
+    split (gathered from all devices) the mutual information ``mi`` and ``mi_factorised`` and the active
+    units ``au``, so a run's curves show collapse as it happens.
 
     Args:
         config: the run config as a plain dict (saved in checkpoints).
@@ -36,6 +40,7 @@ class VAETask(L.LightningModule):
         self.vocab = Vocabulary(vocab_words)
         self.model = SequenceVAE.from_config(self.cfg, len(self.vocab), self.vocab.pad_id, self.vocab.unk_id)
         self.val_sums = torch.nn.ModuleDict({k: SumMetric() for k in ("rec", "kl", "sentences", "tokens")})
+        self.val_posteriors: list[torch.Tensor] = []
 
     @property
     def adversarial(self) -> bool:
@@ -82,6 +87,7 @@ class VAETask(L.LightningModule):
         self.val_sums["kl"].update(out.kl.sum())
         self.val_sums["sentences"].update(batch.lengths.numel())
         self.val_sums["tokens"].update(batch.num_tokens)
+        self.val_posteriors.append(torch.stack([out.mu, out.logvar], dim=1))
 
     def on_validation_epoch_end(self) -> None:
         sums = {k: m.compute() for k, m in self.val_sums.items()}
@@ -92,6 +98,17 @@ class VAETask(L.LightningModule):
         self.log("val/kl", kl)
         self.log("val/nelbo", rec + kl, prog_bar=True)
         self.log("val/ppl_elbo", torch.exp((sums["rec"] + sums["kl"]) / sums["tokens"]), prog_bar=True)
+        posteriors = torch.cat(self.val_posteriors)
+        self.val_posteriors.clear()
+        if self.trainer.world_size > 1:
+            # Every rank holds as many sentences (the distributed sampler pads), so the shapes match.
+            posteriors = self.all_gather(posteriors).flatten(0, 1)
+        mu, logvar = posteriors.unbind(dim=1)
+        if mu.size(0) >= 2:
+            mi = mutual_information_estimates(mu, logvar)
+            self.log("val/mi", mi.joint, rank_zero_only=True)
+            self.log("val/mi_factorised", mi.factorised, rank_zero_only=True)
+            self.log("val/au", float(active_units(mu).count), rank_zero_only=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["vocab"] = self.vocab.words
