@@ -2,7 +2,8 @@
 
 import pytest
 
-from seqvae.config import DataConfig
+from seqvae.analysis.probe import split_labels
+from seqvae.config import DataConfig, compose_config
 from seqvae.data import (
     BucketBatchSampler,
     CorpusError,
@@ -12,8 +13,8 @@ from seqvae.data import (
     make_batch,
     read_split,
 )
-from seqvae.data.corpus import read_labels_tsv
-from seqvae.data.datamodule import TextDataModule
+from seqvae.data.corpus import parse_split_file, read_labels_tsv
+from seqvae.data.datamodule import TextDataModule, load_split, split_path
 
 
 def test_vocabulary_specials_min_count_and_max_size():
@@ -103,3 +104,54 @@ def test_datamodule_max_len_and_vocab(tmp_path):
     assert len(dm.vocab) == 4 + 6
     batches = list(dm.val_dataloader())
     assert sum(b.lengths.numel() for b in batches) == 3
+
+
+def test_label_prefix_is_detected_not_assumed(tmp_path):
+    labelled, plain = tmp_path / "labelled.txt", tmp_path / "plain.txt"
+    labelled.write_text("3\twhat is a cat ?\n\n1\ta dog .\n", encoding="utf-8")
+    plain.write_text("what is a cat ?\n1\ta tab inside\n", encoding="utf-8")
+    assert read_split(labelled, labelled=None).labels == ["3", "1"]
+    assert read_split(labelled, labelled=None).sentences == [["what", "is", "a", "cat", "?"], ["a", "dog", "."]]
+    detected = read_split(plain, labelled=None)
+    assert detected.labels is None and detected.sentences[1] == ["1", "a", "tab", "inside"]
+
+
+def test_the_files_own_unknown_word_becomes_unk(tmp_path):
+    f = tmp_path / "yahoo.txt"
+    f.write_text("what is _UNK ?\n_UNK _UNK\n", encoding="utf-8")
+    split = read_split(f, unk_token="_UNK")
+    assert split.sentences == [["what", "is", "<unk>", "?"], ["<unk>", "<unk>"]]
+    vocab = Vocabulary.build(split.sentences)
+    assert "_UNK" not in vocab.words and vocab.encode(split.sentences[1]) == [vocab.unk_id] * 2
+
+
+def test_a_split_can_be_a_range_of_a_file(tmp_path):
+    assert parse_split_file("test.txt") == ("test.txt", slice(None))
+    assert parse_split_file("test.txt[:2]") == ("test.txt", slice(None, 2))
+    assert parse_split_file("a[1].txt[2:]") == ("a[1].txt", slice(2, None))
+    (tmp_path / "test.txt").write_text("a\n\nb\nc\nd\n", encoding="utf-8")
+    (tmp_path / "test.labels.tsv").write_text("f\n1\n2\n3\n4\n", encoding="utf-8")
+    cfg = DataConfig(name="t", dir=str(tmp_path), valid="test.txt[:2]", test="test.txt[2:]")
+    assert load_split(cfg, "valid").sentences == [["a"], ["b"]], "blank lines do not count"
+    assert load_split(cfg, "test").sentences == [["c"], ["d"]]
+    assert split_labels(cfg, "test") == {"f": ["3", "4"]}
+    with pytest.raises(CorpusError, match=r"no sentences: .*test.txt\[9:\] \(4 sentences\)"):
+        load_split(DataConfig(name="t", dir=str(tmp_path), test="test.txt[9:]"), "test")
+
+
+@pytest.mark.parametrize("corpus", ["yahoo-small", "snli-small"])
+def test_reduced_corpora_train_on_valid_and_halve_test(corpus):
+    data = compose_config([f"corpus={corpus}"]).data
+    stem = corpus.removesuffix("-small")
+    assert data.name == corpus
+    assert (data.train, data.valid, data.test) == (
+        f"{stem}.valid.txt",
+        f"{stem}.test.txt[:5000]",
+        f"{stem}.test.txt[5000:]",
+    )
+    if not split_path(data, "test").is_file():
+        pytest.skip(f"{split_path(data, 'test')} is not on this machine")
+    sizes = [len(load_split(data, split).sentences) for split in ("train", "valid", "test")]
+    assert sizes == [10000, 5000, 5000]
+    if corpus == "yahoo-small":
+        assert not any("_UNK" in s for s in load_split(data, "valid").sentences)

@@ -24,14 +24,19 @@ def _require(ok: bool, message: str) -> None:
 
 @dataclass
 class DataConfig:
-    """Corpus files and batching. ``dir: null`` selects the embedded default corpus."""
+    """Corpus files and batching. ``dir: null`` selects the embedded default corpus.
+
+    A split file may name a range of its sentences, ``FILE[a:b]`` (derived corpora such as ``yahoo-small``).
+    ``labelled: null`` detects a ``label<TAB>`` prefix; ``unk_token`` is the files' own unknown word (``_UNK``).
+    """
 
     name: str = "embedded"
     dir: str | None = None
     train: str = "train.txt"
     valid: str = "valid.txt"
     test: str = "test.txt"
-    labelled: bool = False
+    labelled: bool | None = False
+    unk_token: str | None = None
     lowercase: bool = False
     max_vocab: int | None = None
     min_count: int = 1

@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from seqvae.analysis.latents import encode_sentences
 from seqvae.config import DataConfig
 from seqvae.data.corpus import CorpusError, read_labels_tsv
-from seqvae.data.datamodule import load_split, split_path
+from seqvae.data.datamodule import load_split, split_source
 from seqvae.training.task import load_task
 
 
@@ -91,11 +91,13 @@ def split_labels(data_cfg: DataConfig, split: str, path: str | Path | None = Non
     """
     if path is not None:
         return read_label_columns(path)
-    beside = split_path(data_cfg, split).with_suffix(".labels.tsv")
+    path, lines = split_source(data_cfg, split)
+    beside = path.with_suffix(".labels.tsv")
     if beside.is_file():
-        return read_label_columns(beside)
-    if data_cfg.labelled:
-        return {"label": load_split(data_cfg, split).labels}
+        return {factor: values[lines] for factor, values in read_label_columns(beside).items()}
+    labels = load_split(data_cfg, split).labels if data_cfg.labelled is not False else None
+    if labels is not None:
+        return {"label": labels}
     raise CorpusError(
         f"no labels for the {split} split of {data_cfg.name}: pass a label TSV (header row, one row per sentence), "
         f"put one at {beside}, or use a labelled corpus (data.labelled=true)"

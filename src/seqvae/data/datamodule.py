@@ -11,23 +11,30 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from seqvae.config import DataConfig
 from seqvae.data.batching import BucketBatchSampler, EpochShuffle, SentenceDataset, make_batch
-from seqvae.data.corpus import SPLITS, Split, default_corpus_dir, read_split
+from seqvae.data.corpus import SPLITS, Split, default_corpus_dir, parse_split_file, read_split
 from seqvae.data.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
 
-def split_path(cfg: DataConfig, split: str) -> Path:
-    """File of ``split`` (train / valid / test) under ``cfg.dir``, or the embedded corpus."""
+def split_source(cfg: DataConfig, split: str) -> tuple[Path, slice]:
+    """File of ``split`` (train / valid / test) under ``cfg.dir`` (or the embedded corpus) and its sentence range."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
     root = Path(cfg.dir).expanduser() if cfg.dir is not None else default_corpus_dir()
-    return root / getattr(cfg, split)
+    name, lines = parse_split_file(getattr(cfg, split))
+    return root / name, lines
+
+
+def split_path(cfg: DataConfig, split: str) -> Path:
+    """File of ``split`` (a range of it, if the config says ``FILE[a:b]``, is still this file)."""
+    return split_source(cfg, split)[0]
 
 
 def load_split(cfg: DataConfig, split: str) -> Split:
     """Read one split as configured."""
-    return read_split(split_path(cfg, split), labelled=cfg.labelled, lowercase=cfg.lowercase)
+    path, lines = split_source(cfg, split)
+    return read_split(path, labelled=cfg.labelled, lowercase=cfg.lowercase, unk_token=cfg.unk_token, lines=lines)
 
 
 def sentence_loader(
