@@ -15,7 +15,7 @@ def batch_of(lengths, seed=0):
     return make_batch([(i, torch.randint(4, V, (t,), generator=g).tolist()) for i, t in enumerate(lengths)])
 
 
-@pytest.mark.parametrize("kind", ["lstm", "double-lstm"])
+@pytest.mark.parametrize("kind", ["lstm", "double-lstm", "double-lstm-reference"])
 def test_teacher_forced_log_likelihood_equals_stepwise_decoding(kind):
     torch.manual_seed(0)
     model = SequenceVAE(V, emb_dim=8, enc_hidden=12, dec_hidden=16, z_dim=4, decoder=kind).eval()
@@ -30,6 +30,39 @@ def test_teacher_forced_log_likelihood_equals_stepwise_decoding(kind):
         logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
         stepwise += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
     assert torch.allclose(teacher, stepwise, atol=1e-5)
+
+
+def test_fused_double_lstm_equals_the_reference_in_outputs_and_gradients():
+    torch.manual_seed(0)
+    reference = build_decoder("double-lstm-reference", 6, 10, 3, V).double()
+    fused = build_decoder("double-lstm", 6, 10, 3, V).double()
+    assert type(fused) is not type(reference)
+    fused.load_state_dict(reference.state_dict())  # the same parameters: checkpoints are interchangeable
+    inputs = torch.randn(4, 9, 6, dtype=torch.double, requires_grad=True)
+    z = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
+    weights = torch.randn(4, 9, V, dtype=torch.double)
+    grads = []
+    for decoder in (reference, fused):
+        logits = decoder(inputs, z)
+        grads.append(
+            (logits, *torch.autograd.grad((logits.tanh() * weights).sum(), [inputs, z, *decoder.parameters()]))
+        )
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+
+
+def test_fused_double_lstm_trains_under_bf16_autocast_with_a_float32_recurrence():
+    torch.manual_seed(0)
+    decoder = build_decoder("double-lstm", 6, 10, 3, V)
+    inputs, z = torch.randn(4, 9, 6), torch.randn(4, 3)
+    full = torch.autograd.grad(decoder(inputs, z).sum(), list(decoder.parameters()))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = decoder(inputs, z)
+    assert logits.dtype == torch.bfloat16
+    mixed = torch.autograd.grad(logits.float().sum(), list(decoder.parameters()))
+    for a, b in zip(full, mixed, strict=True):
+        assert b.dtype == torch.float32
+        torch.testing.assert_close(b, a, atol=0.05 * float(a.abs().max()) + 1e-3, rtol=0.05)
 
 
 def test_log_likelihood_ignores_padding():

@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
+from seqvae.models.decoders import DECODERS
 from seqvae.models.dropout import METHODS
 from seqvae.objectives.annealing import KLSchedule
 
@@ -52,7 +53,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Network sizes and decoder kind (``lstm`` or ``double-lstm``)."""
+    """Network sizes and decoder kind: ``lstm``, ``double-lstm`` (fused) or ``double-lstm-reference``."""
 
     emb_dim: int = 512
     enc_hidden: int = 1024
@@ -61,9 +62,7 @@ class ModelConfig:
     decoder: str = "double-lstm"
 
     def __post_init__(self):
-        _require(
-            self.decoder in ("lstm", "double-lstm"), f"model.decoder must be lstm or double-lstm, got {self.decoder!r}"
-        )
+        _require(self.decoder in DECODERS, f"model.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}")
         for key in ("emb_dim", "enc_hidden", "dec_hidden", "z_dim"):
             _require(getattr(self, key) >= 1, f"model.{key} must be >= 1, got {getattr(self, key)}")
 
