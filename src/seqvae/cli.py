@@ -51,6 +51,11 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _tokens(task, sentence: str) -> list[str]:
+    """A command-line sentence tokenised as the checkpoint's corpus was read (whitespace, lowercased if it was)."""
+    return (sentence.lower() if task.cfg.data.lowercase else sentence).split()
+
+
 def _evaluate(argv: list[str]) -> None:
     from seqvae.metrics.report import evaluate_checkpoint
 
@@ -110,8 +115,7 @@ def _reconstruct(argv: list[str]) -> None:
     a = p.parse_args(argv)
     torch.manual_seed(a.seed)
     task = load_task(a.checkpoint)
-    lowercase = task.cfg.data.lowercase
-    sentences = [(s.lower() if lowercase else s).split() for s in a.sentences]
+    sentences = [_tokens(task, s) for s in a.sentences]
     try:
         decoded = reconstruct(task.model, task.vocab, sentences, a.posterior_sample, a.max_len)
     except ValueError as err:
@@ -271,16 +275,15 @@ def _interpolate(argv: list[str]) -> None:
     device = _device(a.device)
     task = load_task(a.checkpoint, map_location=device)
     task.model.to(device)
-    lowercase = task.cfg.data.lowercase
     try:
         if a.pairs:
-            pairs, origin = read_pairs(a.pairs, lowercase), a.pairs
+            pairs, origin = read_pairs(a.pairs, task.cfg.data.lowercase), a.pairs
         elif a.random_pairs:
             split = load_split(task.cfg.data, a.split).sentences
             pairs = random_pairs(split, a.random_pairs, a.seed)
             origin = f"{a.random_pairs} random pairs of the {a.split} split of {task.cfg.data.name} (seed {a.seed})"
         else:
-            pairs, origin = [tuple((s.lower() if lowercase else s).split() for s in a.sentences)], "command line"
+            pairs, origin = [tuple(_tokens(task, s) for s in a.sentences)], "command line"
         if a.out is None:
             torch.manual_seed(a.seed)
             it = interpolate(task.model, task.vocab, *pairs[0], a.steps, not a.sample, a.temperature, a.max_len)

@@ -19,9 +19,9 @@ from sklearn.preprocessing import StandardScaler
 
 from seqvae.analysis.latents import encode_sentences
 from seqvae.config import DataConfig
-from seqvae.data.corpus import CorpusError, read_labels_tsv
+from seqvae.data.corpus import CorpusError, Split, read_labels_tsv
 from seqvae.data.datamodule import load_split, split_source
-from seqvae.training.task import load_task
+from seqvae.training.task import VAETask, load_task
 
 
 @dataclass
@@ -85,9 +85,12 @@ def read_label_columns(path: str | Path) -> dict[str, list[str]]:
     return {column: [row[column] for row in rows] for column in rows[0]}
 
 
-def split_labels(data_cfg: DataConfig, split: str, path: str | Path | None = None) -> dict[str, list[str]]:
+def split_labels(
+    data_cfg: DataConfig, split: str, path: str | Path | None = None, loaded: Split | None = None
+) -> dict[str, list[str]]:
     """Label columns of a split: ``path`` if given, else ``<split>.labels.tsv`` beside the split's file (the
-    embedded corpus's factors), else the inline labels of a labelled (``label<TAB>text``) corpus as ``label``.
+    embedded corpus's factors), else the inline labels of a labelled (``label<TAB>text``) corpus as ``label``;
+    ``loaded`` is the split already read, if it was (then it is not read again).
     """
     if path is not None:
         return read_label_columns(path)
@@ -95,17 +98,22 @@ def split_labels(data_cfg: DataConfig, split: str, path: str | Path | None = Non
     beside = path.with_suffix(".labels.tsv")
     if beside.is_file():
         return {factor: values[lines] for factor, values in read_label_columns(beside).items()}
-    labels = load_split(data_cfg, split).labels if data_cfg.labelled is not False else None
-    if labels is not None:
-        return {"label": labels}
+    inline = (loaded or load_split(data_cfg, split)).labels if data_cfg.labelled is not False else None
+    if inline is not None:
+        return {"label": inline}
     raise CorpusError(
         f"no labels for the {split} split of {data_cfg.name}: pass a label TSV (header row, one row per sentence), "
         f"put one at {beside}, or use a labelled corpus (data.labelled=true)"
     )
 
 
-def probe_checkpoint(
-    checkpoint: str | Path,
+def probe_checkpoint(checkpoint: str | Path, *args, **kwargs) -> list[ProbeResult]:
+    """:func:`probe_task` of the model of a checkpoint (same further arguments)."""
+    return probe_task(load_task(str(checkpoint)), *args, **kwargs)
+
+
+def probe_task(
+    task: VAETask,
     fit_split: str = "train",
     score_split: str = "test",
     fit_labels: str | Path | None = None,
@@ -114,14 +122,14 @@ def probe_checkpoint(
     max_fit: int | None = None,
     seed: int = 0,
 ) -> list[ProbeResult]:
-    """Probe every factor (or ``factors``) of a checkpoint's corpus: fit on ``fit_split``, score on ``score_split``."""
+    """Probe every factor (or ``factors``) of a model's corpus: fit on ``fit_split``, score on ``score_split``."""
     if fit_split == score_split:
         raise ValueError(f"fit and score the probe on different splits, got {fit_split!r} twice")
-    task = load_task(str(checkpoint))
     data = {}
     for split, labels_path in ((fit_split, fit_labels), (score_split, score_labels)):
-        sentences = load_split(task.cfg.data, split).sentences
-        labels = split_labels(task.cfg.data, split, labels_path)
+        loaded = load_split(task.cfg.data, split)
+        sentences = loaded.sentences
+        labels = split_labels(task.cfg.data, split, labels_path, loaded)
         for factor, values in labels.items():
             if len(values) != len(sentences):
                 raise CorpusError(
