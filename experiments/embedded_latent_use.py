@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from seqvae.analysis.probe import probe_checkpoint, split_labels
+from seqvae.analysis.probe import probe_task, split_labels
 from seqvae.analysis.reconstruction import factor_agreement, reconstruct
 from seqvae.config import compose_config
 from seqvae.data.datamodule import load_split, sentence_loader
@@ -44,14 +44,14 @@ COLUMNS = (
 
 def measure(checkpoint: str, seed: int) -> tuple[dict, list[tuple[str, str]]]:
     """Test-split figures of one checkpoint and its first reconstructions as ``(source, decoded)`` pairs."""
+    torch.manual_seed(seed)  # the MI estimate and the posterior samples below draw from the global generator
     task = load_task(checkpoint)
     split = load_split(task.cfg.data, "test")
     loader = sentence_loader([task.vocab.encode(s) for s in split.sentences], task.vocab, 256)
     figures = evaluate_split(task.model, loader, samples=0)
     row = {key: figures[key]["value"] for key in ("kl", "mi", "au")}
-    row |= {f"probe_{p.factor}": p.accuracy for p in probe_checkpoint(checkpoint, "train", "test", seed=seed)}
-    labels = split_labels(task.cfg.data, "test")
-    torch.manual_seed(seed)
+    row |= {f"probe_{p.factor}": p.accuracy for p in probe_task(task, "train", "test", seed=seed)}
+    labels = split_labels(task.cfg.data, "test", loaded=split)
     decoded = {
         kind: reconstruct(task.model, task.vocab, split.sentences, kind == "sample") for kind in ("mean", "sample")
     }
