@@ -2,8 +2,11 @@
 
 import csv
 import math
+import os
+import signal
 from collections import Counter
 
+import lightning as L
 import pytest
 import torch
 from conftest import tiny_config
@@ -115,3 +118,36 @@ def test_free_bits_floors_each_dimension_and_blocks_its_gradient():
     assert value.tolist() == pytest.approx([2.5, 4.5])
     value.sum().backward()
     assert kl.grad.tolist() == [[0.0, 1.0], [0.0, 1.0]]
+
+
+class _SigtermAt(L.Callback):
+    """Sends this process SIGTERM (as a cluster pre-empting the job would) after ``step`` optimiser steps."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes_as_if_uninterrupted(small_corpus, tmp_path):
+    whole = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "whole")
+    out = tmp_path / "killed"
+    with pytest.raises(SystemExit):
+        fit(tiny_config(small_corpus, max_epochs=2), out, extra_callbacks=[_SigtermAt(7)])
+    assert not (out / "summary.json").exists()
+    assert torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=False)["global_step"] == 7
+    resumed = fit(tiny_config(small_corpus, max_epochs=2), out)
+    assert resumed["global_step"] == whole["global_step"] and resumed["finished"]
+    for a, b in zip(_weights(whole["last_checkpoint"]), _weights(resumed["last_checkpoint"]), strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_finished_run_is_reused_not_trained_again(small_corpus, tmp_path):
+    first = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
+    stamp = (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
+    again = fit(tiny_config(small_corpus, max_epochs=1, progress_bar=True), tmp_path / "run")
+    assert again == first and (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
+    longer = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "run")
+    assert longer["epochs"] == 2 and longer["global_step"] == 2 * first["global_step"]

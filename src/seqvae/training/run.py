@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.weight_averaging import EMAWeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqvae.config import Config
 from seqvae.data.datamodule import TextDataModule
@@ -20,6 +21,23 @@ from seqvae.training.task import VAETask
 log = logging.getLogger(__name__)
 
 MONITOR = "val/nelbo"
+# Config keys that do not change what a run computes: a finished run is reused whatever they say.
+NON_RESULT_KEYS = (("out_dir",), ("train", "progress_bar"))
+
+
+class CheckpointOnSigterm(L.Callback):
+    """Save ``last.ckpt`` when the run is stopped by SIGTERM (cluster pre-emption), so a rerun resumes there.
+
+    Lightning turns SIGTERM into :class:`SIGTERMException` at the next batch boundary, where the state is whole.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.path)
+            log.warning("stopped by SIGTERM at step %d; saved %s", trainer.global_step, self.path)
 
 
 def checkpoint_dir(out_dir: str | Path) -> Path:
@@ -59,6 +77,7 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
         )
     if cfg.optim.ema_decay > 0:
         callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
+    callbacks.append(CheckpointOnSigterm(ckpt_dir / "last.ckpt"))
     callbacks.extend(extra_callbacks)
     loggers = [CSVLogger(out_dir, name="logs"), TensorBoardLogger(out_dir, name="tensorboard")]
     return L.Trainer(
@@ -81,20 +100,49 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     )
 
 
-def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
-    """Train (or resume) the run of ``cfg`` in ``out_dir``.
+def result_config(config: dict) -> dict:
+    """``config`` without the keys that do not change a run's result (:data:`NON_RESULT_KEYS`)."""
+    out = json.loads(json.dumps(config))
+    for *parents, key in NON_RESULT_KEYS:
+        node = out
+        for p in parents:
+            node = node.get(p, {})
+        node.pop(key, None)
+    return out
 
-    Writes ``config.json``, ``checkpoints/{best,last}.ckpt`` and logs there, and returns a summary
-    with the best validation -ELBO and the checkpoint paths.
+
+def finished_summary(cfg: Config, out_dir: str | Path) -> dict | None:
+    """The summary of a finished run of exactly ``cfg`` (up to :data:`NON_RESULT_KEYS`) in ``out_dir``, else ``None``.
+
+    A run of another config there (say, fewer epochs) is not finished for ``cfg``: :func:`fit` resumes it.
     """
     out_dir = Path(out_dir)
+    summary_path, config_path = out_dir / "summary.json", out_dir / "config.json"
+    if not (summary_path.is_file() and config_path.is_file()):
+        return None
+    if result_config(json.loads(config_path.read_text())) != result_config(cfg.to_dict()):
+        return None
+    summary = json.loads(summary_path.read_text())
+    return summary if summary.get("finished") else None
+
+
+def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
+    """Train (or resume) the run of ``cfg`` in ``out_dir``; a finished run is not trained again.
+
+    Writes ``config.json``, ``checkpoints/{best,last}.ckpt`` and logs there, and returns a summary
+    with the best validation -ELBO and the checkpoint paths (``summary.json``, ``finished: true``).
+    """
+    out_dir = Path(out_dir)
+    if cfg.train.resume and (done := finished_summary(cfg, out_dir)) is not None:
+        log.info("%s already holds this finished run; not training again", out_dir)
+        return done
     out_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = TextDataModule(cfg.data, seed=cfg.seed)
     task = VAETask(cfg.to_dict(), data.vocab.words)
     trainer = build_trainer(cfg, out_dir, extra_callbacks)
     if trainer.is_global_zero:
-        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        _write_json(out_dir / "config.json", cfg.to_dict())
     last = checkpoint_dir(out_dir) / "last.ckpt"
     resume = str(last) if cfg.train.resume and last.is_file() else None
     if resume:
@@ -114,7 +162,15 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
         "global_step": trainer.global_step,
         "epochs": trainer.current_epoch,
         "vocab_size": len(data.vocab),
+        "finished": True,
     }
     if trainer.is_global_zero:
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        _write_json(out_dir / "summary.json", summary)
     return summary
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Write ``value`` as JSON through a temporary file, so a killed process leaves the old file or the new one."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2) + "\n")
+    tmp.replace(path)
