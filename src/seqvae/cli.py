@@ -16,10 +16,13 @@ from seqvae.config import Config, register_schema
 
 register_schema()
 
-USAGE = """usage: seqvae {train,evaluate,sample,reconstruct,encode,probe,saliency,pos-saliency,interpolate} ...
+USAGE = """usage: seqvae COMMAND [ARGS ...]
 
   seqvae train [KEY=VALUE ...]        train (Hydra overrides; -m for sweeps), e.g.
                                       seqvae train corpus=ptb method=uniform dropout.rate=0.4
+  seqvae sweep experiment=NAME [scale=cpu|paper] [KEY=VALUE ...]
+                                      an experiment: grid, selection, seeds, test evaluation, table
+  seqvae report RUN_ROOT              table.md/.csv/.json of a sweep (mean ± std over seeds)
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
   seqvae sample CKPT [-n 10]          sentences decoded from prior samples
   seqvae reconstruct CKPT SENTENCE    encode a sentence, decode the posterior mean
@@ -30,6 +33,8 @@ USAGE = """usage: seqvae {train,evaluate,sample,reconstruct,encode,probe,salienc
   seqvae pos-saliency CKPT --out DIR  adversary score and drop probability per POS tag
   seqvae interpolate CKPT SOURCE TARGET [--steps 10] | --random-pairs N --out DIR
                                       decode between two posterior means; BERTScore curves
+  seqvae data fetch ptb|yahoo|yelp|snli [--dir D]
+                                      download a benchmark corpus where its config reads it
 """
 
 
@@ -43,6 +48,20 @@ def _train(cfg: DictConfig) -> float | None:
     summary = fit(Config.from_dict(cfg), HydraConfig.get().runtime.output_dir)
     print(json.dumps(summary, indent=2))
     return summary["best_val_nelbo"]
+
+
+def _report(argv: list[str]) -> None:
+    from seqvae.experiments.report import write_report
+
+    p = argparse.ArgumentParser(prog="seqvae report", description="Tables of a sweep, from its result files.")
+    p.add_argument("root", help="the sweep's folder (RUNS/<experiment>-<scale>, holding sweep.json)")
+    p.add_argument("--out", default=None, help="folder for table.md, .csv and .json (default: ROOT)")
+    a = p.parse_args(argv)
+    if not (Path(a.root) / "sweep.json").is_file():
+        sys.exit(f"seqvae report: no sweep.json in {a.root}; run `seqvae sweep experiment=NAME` first")
+    for path in write_report(a.root, a.out):
+        print(f"wrote {path}")
+    print((Path(a.out or a.root) / "table.md").read_text())
 
 
 def _device(name: str) -> torch.device:
@@ -309,7 +328,24 @@ def _interpolate(argv: list[str]) -> None:
     print(f"wrote interpolation.json, .csv, .png and .svg to {a.out}")
 
 
+def _data(argv: list[str]) -> None:
+    from seqvae.data.fetch import RELEASES, FetchError, fetch
+
+    p = argparse.ArgumentParser(prog="seqvae data", description="Benchmark corpora.")
+    actions = p.add_subparsers(dest="action", required=True)
+    f = actions.add_parser("fetch", help="download a corpus, resuming and checking md5 checksums")
+    f.add_argument("corpus", choices=sorted(RELEASES))
+    f.add_argument("--dir", default=None, help="data root (default: $SEQVAE_DATA or ../shared/data, as the configs)")
+    a = p.parse_args(argv)
+    try:
+        folder = fetch(a.corpus, a.dir)
+    except (FetchError, OSError) as err:
+        sys.exit(f"seqvae data: {err}")
+    print(f"{a.corpus} is in {folder}")
+
+
 COMMANDS = {
+    "report": _report,
     "encode": _encode,
     "probe": _probe,
     "evaluate": _evaluate,
@@ -318,6 +354,7 @@ COMMANDS = {
     "saliency": _saliency,
     "pos-saliency": _pos_saliency,
     "interpolate": _interpolate,
+    "data": _data,
 }
 
 
@@ -330,6 +367,11 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = argv[0], argv[1:]
     if command == "train":
         sys.argv = [f"{sys.argv[0]} train", *rest]
+        _train()
+    elif command == "sweep":
+        if not any(arg.startswith("experiment=") for arg in rest):
+            sys.exit("seqvae sweep: name an experiment, e.g. seqvae sweep experiment=ptb-table scale=cpu")
+        sys.argv = [f"{sys.argv[0]} sweep", "--multirun", *rest]
         _train()
     elif command in COMMANDS:
         COMMANDS[command](rest)

@@ -1,0 +1,1 @@
+"""Hydra sweeper plugin of seqvae (Hydra finds plugins in the ``hydra_plugins`` namespace)."""

@@ -1,0 +1,79 @@
+"""``hydra/sweeper=seqvae``: grid search, selection, seeds and test evaluation through any Hydra launcher.
+
+The stages are :class:`seqvae.experiments.sweep.ExperimentSweep`'s; this class gives them Hydra's configured
+launcher (basic, joblib, submitit), once with the training job and once with the evaluation job. Each job
+gets the command line's overrides plus its run's ``method``, grid, factor, seed and ``out_dir`` overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from seqvae.experiments.jobs import evaluate_run
+from seqvae.experiments.plan import RunSpec
+from seqvae.experiments.report import write_report
+from seqvae.experiments.sweep import ExperimentSweep, SweepSpec
+
+log = logging.getLogger(__name__)
+
+
+class ExperimentSweeper(Sweeper):
+    """Hydra sweeper running an experiment's :class:`SweepSpec` (its fields are this plugin's config)."""
+
+    def __init__(self, root: str, **spec):
+        super().__init__()
+        self.root = Path(root).resolve()
+        self.spec = SweepSpec(**{k: OmegaConf.to_object(v) if OmegaConf.is_config(v) else v for k, v in spec.items()})
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
+        self.task_function: TaskFunction | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+
+    def _launcher(self, task_function: TaskFunction, root: Path, arguments: list[str]):
+        launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=self.hydra_context, task_function=task_function, config=self.config
+        )
+
+        def launch(runs: Sequence[RunSpec]) -> list[BaseException | None]:
+            jobs = [[*arguments, *run.overrides(), *_location(run.run_dir(root))] for run in runs]
+            self.validate_batch_is_legal(jobs)
+            returns = launcher.launch(jobs, initial_job_idx=0)
+            errors = []
+            for run, ret in zip(runs, returns, strict=True):
+                failed = ret.status == JobStatus.FAILED
+                if failed:
+                    log.error("run %s failed: %s", run.run_dir(root), ret._return_value)
+                errors.append(ret._return_value if failed else None)
+            return errors
+
+        return launch
+
+    def sweep(self, arguments: list[str]) -> dict:
+        root = self.root
+        root.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, root / "multirun.yaml")
+        sweep = ExperimentSweep(
+            self.spec,
+            root,
+            self._launcher(self.task_function, root, arguments),
+            self._launcher(evaluate_run, root, arguments),
+        )
+        manifest = sweep.run()
+        paths = write_report(root)
+        log.info("sweep %s done: %s", root, ", ".join(str(p) for p in paths))
+        return manifest
+
+
+def _location(run_dir: Path) -> list[str]:
+    """Overrides that make ``run_dir`` both the run's ``out_dir`` and its Hydra job folder."""
+    return [f"out_dir='{run_dir}'", f"hydra.sweep.dir='{run_dir}'", "hydra.sweep.subdir=."]

@@ -1,0 +1,1 @@
+"""Experiments: sweeps over methods, grids and seeds; their reports and figures."""

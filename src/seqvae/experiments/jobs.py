@@ -1,0 +1,28 @@
+"""The evaluation job of a sweep (its training job is ``seqvae train``'s task function)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from seqvae.config import Config
+from seqvae.experiments.sweep import eval_file
+
+
+def evaluate_run(cfg: DictConfig) -> dict:
+    """Evaluate the best checkpoint of the finished run of ``cfg`` on the sweep's test split."""
+    from seqvae.metrics.report import evaluate_checkpoint
+
+    sweeper = HydraConfig.get().sweeper
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return evaluate_checkpoint(
+        summary["best_checkpoint"],
+        sweeper.eval_split,
+        samples=sweeper.eval_samples,
+        seed=Config.from_dict(cfg).seed,
+        out=str(eval_file(run_dir, sweeper.eval_split)),
+    )

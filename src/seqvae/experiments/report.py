@@ -1,0 +1,160 @@
+"""``seqvae report``: a sweep's results as ``table.md``, ``table.csv`` and ``table.json``, never hand-edited.
+
+One row per (method, factors) cell: mean ± sample standard deviation over the seeds of its chosen
+configuration of the test metrics (``eval-<split>.json``) and of the adversary's last-epoch training
+diagnostics, with the number of seeds, the chosen hyperparameters and the runs that failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+# (key in eval-<split>.json "metrics", column title)
+METRICS = (
+    ("ppl", "PPL (IW)"),
+    ("ppl_elbo", "PPL (ELBO)"),
+    ("nelbo", "-ELBO"),
+    ("nll", "NLL (IW)"),
+    ("rec", "rec"),
+    ("kl", "KL"),
+    ("mi", "MI"),
+    ("mi_factorised", "MI (factorised)"),
+    ("au", "AU"),
+)
+# Last-epoch means of AWD's training diagnostics (metrics.csv of the run), as in the paper's Figure 3.
+DIAGNOSTICS = (
+    ("train/score_std_epoch", "score std"),
+    ("train/score_l1_epoch", "score L1"),
+    ("train/score_snr_epoch", "mean abs(mu)/sigma"),
+    ("train/drop_agreement_epoch", "drop agreement"),
+    ("train/drop_agreement_uniform_epoch", "agreement if uniform"),
+    ("train/adv_grad_norm_epoch", "adv grad norm"),
+)
+
+
+def summarise(values: list[float]) -> dict:
+    """``mean``, ``std`` (sample, ``None`` for one value) and ``n`` of the finite ``values``."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return {"mean": None, "std": None, "n": 0}
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return {"mean": statistics.fmean(values), "std": std, "n": len(values)}
+
+
+def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
+    """The last logged value of each diagnostic in the run's ``logs/version_*/metrics.csv``."""
+    found: dict[str, float] = {}
+    for path in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                for key, _ in DIAGNOSTICS:
+                    if row.get(key):
+                        found[key] = float(row[key])
+    return found
+
+
+def cell_label(method: str, factors: dict) -> str:
+    return method + "".join(f", {k}={v}" for k, v in factors.items())
+
+
+def build_rows(root: Path) -> tuple[dict, list[dict]]:
+    """The manifest of the sweep in ``root`` and one row per cell."""
+    manifest = json.loads((root / "sweep.json").read_text())
+    rows = []
+    for sel in manifest["selection"]:
+        runs = [
+            r
+            for r in manifest["runs"]
+            if r["method"] == sel["method"] and r["factors"] == sel["factors"] and r["chosen"]
+        ]
+        evals = [json.loads((root / r["eval"]).read_text()) for r in runs if r["eval"]]
+        diagnostics = [last_epoch_diagnostics(root / r["dir"]) for r in runs if r["status"] == "done"]
+        cell_runs = [r for r in manifest["runs"] if r["method"] == sel["method"] and r["factors"] == sel["factors"]]
+        row = {
+            "method": sel["method"],
+            "factors": sel["factors"],
+            "chosen": sel["chosen"],
+            "seeds": sorted(r["seed"] for r in runs if r["eval"]),
+            "corpus": evals[0]["config"]["data"]["name"] if evals else None,
+            "test_sentences": evals[0]["metrics"]["nelbo"]["sentences"] if evals else None,
+            "test_tokens": evals[0]["metrics"]["nelbo"]["tokens"] if evals else None,
+            "metrics": {
+                key: summarise([e["metrics"][key]["value"] for e in evals if key in e["metrics"]]) for key, _ in METRICS
+            },
+            "diagnostics": {key: summarise([d.get(key) for d in diagnostics]) for key, _ in DIAGNOSTICS},
+            "failed": [{"dir": r["dir"], "error": r["error"]} for r in cell_runs if r["error"]],
+        }
+        rows.append(row)
+    return manifest, rows
+
+
+def _fmt(s: dict, digits: int = 2) -> str:
+    if s["mean"] is None:
+        return "—"
+    return f"{s['mean']:.{digits}f}" + ("" if s["std"] is None else f" ± {s['std']:.{digits}f}")
+
+
+def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
+    """Write ``table.{md,csv,json}`` for the sweep in ``root`` (into ``out``, default ``root``)."""
+    root = Path(root)
+    out = Path(out) if out else root
+    out.mkdir(parents=True, exist_ok=True)
+    manifest, rows = build_rows(root)
+    paths = [out / "table.json", out / "table.csv", out / "table.md"]
+    paths[0].write_text(json.dumps({"sweep": {k: v for k, v in manifest.items() if k != "runs"}, "rows": rows}, indent=2) + "\n")
+    with paths[1].open("w", newline="") as f:
+        writer = csv.writer(f)
+        header = ["method", "factors", "chosen", "seeds", "corpus"]
+        for _, title in METRICS + DIAGNOSTICS:
+            header += [f"{title} mean", f"{title} std"]
+        writer.writerow(header + ["failed runs"])
+        for r in rows:
+            line = [r["method"], json.dumps(r["factors"]), json.dumps(r["chosen"]), len(r["seeds"]), r["corpus"]]
+            for key, _ in METRICS:
+                line += [r["metrics"][key]["mean"], r["metrics"][key]["std"]]
+            for key, _ in DIAGNOSTICS:
+                line += [r["diagnostics"][key]["mean"], r["diagnostics"][key]["std"]]
+            writer.writerow(line + [len(r["failed"])])
+    paths[2].write_text(_markdown(manifest, rows))
+    return paths
+
+
+def _markdown(manifest: dict, rows: list[dict]) -> str:
+    corpora = sorted({r["corpus"] for r in rows if r["corpus"]})
+    lines = [
+        f"# {manifest['experiment']} ({manifest['scale']} scale)",
+        "",
+        f"Corpus: {', '.join(corpora) or 'no run evaluated yet'}; split `{manifest['eval_split']}`, "
+        f"IW-NLL/PPL with S = {manifest['eval_samples']} samples; mean ± std over seeds "
+        f"{manifest['seeds']} of each method's chosen configuration (validation -ELBO over the grid "
+        f"{manifest['grid'] or '{}'}).",
+        "",
+    ]
+    if any(c.endswith("-small") for c in corpora):
+        lines += [
+            "**Reduced corpus**: trained on the released validation file, validated and tested on the two halves "
+            "of the released test file; not comparable with published figures.",
+            "",
+        ]
+    show_diag = any(r["diagnostics"][k]["n"] for r in rows for k, _ in DIAGNOSTICS)
+    columns = ["method", "chosen", "seeds", *(t for _, t in METRICS)]
+    if show_diag:
+        columns += [t for _, t in DIAGNOSTICS]
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        chosen = ", ".join(f"{k}={v}" for k, v in (r["chosen"] or {}).items()) or "—"
+        cells = [cell_label(r["method"], r["factors"]), chosen, str(len(r["seeds"]))]
+        cells += [_fmt(r["metrics"][k], 1 if k == "au" else 2) for k, _ in METRICS]
+        if show_diag:
+            cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    failed = [f for r in rows for f in r["failed"]]
+    if failed:
+        lines += ["", "Failed runs:", *(f"- `{f['dir']}`: {f['error']}" for f in failed)]
+    if rows and rows[0]["test_tokens"]:
+        lines += ["", f"Test split: {rows[0]['test_sentences']} sentences, {rows[0]['test_tokens']} tokens with `</s>`."]
+    return "\n".join(lines) + "\n"

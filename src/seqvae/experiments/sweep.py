@@ -1,0 +1,193 @@
+"""The stages of an experiment sweep, independent of how its runs are launched.
+
+1. Search: every grid candidate of every (method, factors) cell, trained with the first seed.
+2. Selection: per cell, the candidate with the lowest best validation -ELBO (failed runs excluded).
+3. Seeds: the chosen candidate with the remaining seeds.
+4. Test: each chosen run's best checkpoint evaluated on the test split (IW-NLL with S samples, MI, AU).
+
+Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
+evaluated one (``eval-<split>.json``) is not launched again; a failed run is recorded in ``failed.json``
+and, unless ``retry_failed``, not retried. So a killed sweep rerun with the same command continues where
+it stopped: the unfinished run resumes from its ``last.ckpt``. ``sweep.json`` lists every run and choice.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqvae.experiments.plan import RunSpec, candidates, cells
+
+FAILED = "failed.json"
+
+# A launcher takes runs and returns, per run, None on success or the exception that ended it.
+Launch = Callable[[Sequence[RunSpec]], Sequence[BaseException | None]]
+
+
+@dataclass
+class SweepSpec:
+    """An experiment's sweep: what ``hydra.sweeper`` holds in ``conf/experiment/*.yaml``."""
+
+    experiment: str
+    scale: str
+    methods: list[str]
+    grid: dict[str, str] = field(default_factory=dict)
+    factors: dict[str, str] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    eval_split: str = "test"
+    eval_samples: int = 500
+    retry_failed: bool = False
+
+    def __post_init__(self):
+        if not self.methods:
+            raise ValueError("a sweep needs at least one method")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"a sweep needs distinct seeds, got {self.seeds}")
+        if self.eval_samples < 0:
+            raise ValueError(f"eval_samples must be >= 0, got {self.eval_samples}")
+        overlap = set(self.grid) & set(self.factors)
+        if overlap:
+            raise ValueError(f"keys both searched and reported: {sorted(overlap)}")
+
+
+def eval_file(run_dir: Path, split: str) -> Path:
+    return run_dir / f"eval-{split}.json"
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run_state(run_dir: Path) -> tuple[str, dict | None]:
+    """``("done", summary)``, ``("failed", record)`` or ``("pending", None)``."""
+    summary = read_json(run_dir / "summary.json")
+    if summary is not None and summary.get("finished"):
+        return "done", summary
+    failed = read_json(run_dir / FAILED)
+    if failed is not None:
+        return "failed", failed
+    return "pending", None
+
+
+def record_failure(run_dir: Path, error: BaseException) -> None:
+    """Write ``failed.json`` with the error, so the sweep and its report say why the run has no result."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "error": f"{type(error).__name__}: {error}",
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+    (run_dir / FAILED).write_text(json.dumps(record, indent=2) + "\n")
+
+
+class ExperimentSweep:
+    """Runs the stages of :class:`SweepSpec` in ``root`` with the given launchers."""
+
+    def __init__(self, spec: SweepSpec, root: str | Path, launch_train: Launch, launch_eval: Launch):
+        self.spec = spec
+        self.root = Path(root).resolve()
+        self.launch_train = launch_train
+        self.launch_eval = launch_eval
+        self.runs: dict[RunSpec, str] = {}
+
+    def run_dir(self, run: RunSpec) -> Path:
+        return run.run_dir(self.root)
+
+    def _train(self, runs: list[RunSpec], stage: str) -> None:
+        for run in runs:
+            self.runs[run] = stage
+        todo = []
+        for run in runs:
+            state, _ = run_state(self.run_dir(run))
+            if state == "pending" or (state == "failed" and self.spec.retry_failed):
+                (self.run_dir(run) / FAILED).unlink(missing_ok=True)
+                todo.append(run)
+        if todo:
+            for run, error in zip(todo, self.launch_train(todo), strict=True):
+                if error is not None:
+                    record_failure(self.run_dir(run), error)
+
+    def _score(self, run: RunSpec) -> float | None:
+        state, summary = run_state(self.run_dir(run))
+        if state != "done" or summary.get("best_val_nelbo") is None:
+            return None
+        return float(summary["best_val_nelbo"])
+
+    def select(self) -> dict:
+        """Per cell, the candidate with the lowest validation -ELBO among the first seed's finished runs."""
+        first = self.spec.seeds[0]
+        chosen = {}
+        for method, factors in cells(self.spec.methods, self.spec.factors):
+            scored = []
+            for params in candidates(method, self.spec.grid):
+                run = RunSpec(method, factors, params, first)
+                scored.append({"params": dict(params), "val_nelbo": self._score(run), "dir": str(self.run_dir(run))})
+            finished = [s for s in scored if s["val_nelbo"] is not None]
+            best = min(finished, key=lambda s: s["val_nelbo"]) if finished else None
+            chosen[(method, factors)] = {"candidates": scored, "chosen": best["params"] if best else None}
+        return chosen
+
+    def run(self) -> dict:
+        """All four stages; returns (and writes to ``sweep.json``) the manifest of runs and choices."""
+        s = self.spec
+        search = [
+            RunSpec(m, f, p, s.seeds[0]) for m, f in cells(s.methods, s.factors) for p in candidates(m, s.grid)
+        ]
+        self._train(search, "search")
+        selection = self.select()
+        chosen = [
+            RunSpec(m, f, tuple(sel["chosen"].items()), seed)
+            for (m, f), sel in selection.items()
+            if sel["chosen"] is not None
+            for seed in s.seeds
+        ]
+        self._train([r for r in chosen if r.seed != s.seeds[0]], "seeds")
+        to_evaluate = [
+            r
+            for r in chosen
+            if run_state(self.run_dir(r))[0] == "done" and not eval_file(self.run_dir(r), s.eval_split).is_file()
+        ]
+        if to_evaluate:
+            for run, error in zip(to_evaluate, self.launch_eval(to_evaluate), strict=True):
+                if error is not None:
+                    record_failure(self.run_dir(run), error)
+        manifest = self.manifest(selection, chosen)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "sweep.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return manifest
+
+    def manifest(self, selection: dict, chosen: list[RunSpec]) -> dict:
+        chosen_set = set(chosen)
+        runs = []
+        for run, stage in self.runs.items():
+            run_dir = self.run_dir(run)
+            state, record = run_state(run_dir)
+            entry = {
+                "method": run.method,
+                "factors": dict(run.factors),
+                "params": dict(run.params),
+                "seed": run.seed,
+                "stage": stage,
+                "chosen": run in chosen_set,
+                "dir": str(run_dir.relative_to(self.root)),
+                "status": state,
+                "best_val_nelbo": record.get("best_val_nelbo") if state == "done" else None,
+                "error": (read_json(run_dir / FAILED) or {}).get("error"),
+            }
+            evaluation = eval_file(run_dir, self.spec.eval_split)
+            entry["eval"] = str(evaluation.relative_to(self.root)) if evaluation.is_file() else None
+            runs.append(entry)
+        return {
+            "experiment": self.spec.experiment,
+            "scale": self.spec.scale,
+            "methods": self.spec.methods,
+            "grid": self.spec.grid,
+            "factors": self.spec.factors,
+            "seeds": self.spec.seeds,
+            "eval_split": self.spec.eval_split,
+            "eval_samples": self.spec.eval_samples,
+            "selection": [{"method": m, "factors": dict(f), **sel} for (m, f), sel in selection.items()],
+            "runs": runs,
+        }

@@ -1,0 +1,162 @@
+"""Experiment sweeps: the plan, selection by validation -ELBO, failures, aggregation, resuming a killed sweep."""
+
+import json
+import math
+
+import pytest
+
+import seqvae.training.run as run_module
+from seqvae.cli import main
+from seqvae.experiments.plan import RunSpec, candidates, cells, parse_values
+from seqvae.experiments.report import build_rows, summarise, write_report
+from seqvae.experiments.sweep import ExperimentSweep, SweepSpec
+
+
+def test_plan_leaves_dropout_keys_out_of_the_unregularised_vae():
+    grid = {"optim.lr": "1e-3,0.1", "dropout.rate": "0.2,0.4"}
+    assert candidates("none", grid) == [(("optim.lr", "1e-3"),), (("optim.lr", "0.1"),)]
+    assert len(candidates("awd", grid)) == 4
+    assert cells(["none", "awd"], {"dropout.lam": "0.1,1"}) == [
+        ("none", ()),
+        ("awd", (("dropout.lam", "0.1"),)),
+        ("awd", (("dropout.lam", "1"),)),
+    ]
+    run = RunSpec("awd", (("dropout.lam", "1"),), (("optim.lr", "0.1"),), 2)
+    assert run.overrides() == ["method=awd", "dropout.lam=1", "optim.lr=0.1", "seed=2"]
+    assert run.run_dir("R").as_posix() == "R/awd/dropout.lam=1,optim.lr=0.1/seed=2"
+    with pytest.raises(ValueError, match="empty value"):
+        parse_values("0.1,,1")
+
+
+class FakeTraining:
+    """Writes what a finished (or failed) run leaves behind: its validation -ELBO is a function of its settings."""
+
+    def __init__(self, root, score, fail=lambda run: False):
+        self.root, self.score, self.fail, self.launched = root, score, fail, []
+
+    def train(self, runs):
+        errors = []
+        for run in runs:
+            self.launched.append(run)
+            if self.fail(run):
+                errors.append(FloatingPointError("non-finite training loss at step 3"))
+                continue
+            out = run.run_dir(self.root)
+            out.mkdir(parents=True)
+            summary = {"best_val_nelbo": self.score(run), "finished": True}
+            (out / "summary.json").write_text(json.dumps(summary))
+            errors.append(None)
+        return errors
+
+    def evaluate(self, runs):
+        for run in runs:
+            settings = dict(run.params)
+            kl = float(settings.get("dropout.rate", 0)) + run.seed
+            metrics = {k: {"value": kl, "sentences": 10, "tokens": 50} for k in ("ppl", "nelbo", "kl", "mi")}
+            evaluation = {"config": {"data": {"name": "embedded"}}, "metrics": metrics}
+            (run.run_dir(self.root) / "eval-test.json").write_text(json.dumps(evaluation))
+        return [None] * len(runs)
+
+
+def _sweep(tmp_path, fake, **spec):
+    spec = SweepSpec(
+        experiment="t", scale="cpu", methods=["none", "awd"], grid={"dropout.rate": "0.2,0.4"}, seeds=[0, 1], **spec
+    )
+    return ExperimentSweep(spec, tmp_path, fake.train, fake.evaluate)
+
+
+def test_selection_picks_the_lowest_validation_nelbo_and_runs_it_over_the_seeds(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4))
+    manifest = _sweep(tmp_path, fake).run()
+    chosen = {s["method"]: s["chosen"] for s in manifest["selection"]}
+    assert chosen == {"none": {}, "awd": {"dropout.rate": "0.4"}}
+    seeds_stage = [(r.method, dict(r.params), r.seed) for r in fake.launched if r.seed == 1]
+    assert seeds_stage == [("none", {}, 1), ("awd", {"dropout.rate": "0.4"}, 1)]
+    rows = {r["method"]: r for r in build_rows(tmp_path)[1]}
+    assert rows["awd"]["seeds"] == [0, 1] and rows["awd"]["metrics"]["kl"]["mean"] == pytest.approx(0.9)
+    assert rows["awd"]["metrics"]["kl"]["std"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_a_failed_run_is_recorded_skipped_by_selection_and_not_retried(tmp_path):
+    def fails(run):
+        return run.method == "awd" and dict(run.params)["dropout.rate"] == "0.2"
+
+    fake = FakeTraining(tmp_path, lambda run: -float(dict(run.params).get("dropout.rate", 0)), fails)
+    manifest = _sweep(tmp_path, fake).run()
+    failed = [r for r in manifest["runs"] if r["status"] == "failed"]
+    assert len(failed) == 1 and "non-finite" in failed[0]["error"]
+    assert {s["method"]: s["chosen"] for s in manifest["selection"]}["awd"] == {"dropout.rate": "0.4"}
+    launched = len(fake.launched)
+    _sweep(tmp_path, fake).run()
+    assert len(fake.launched) == launched, "a rerun launches nothing: finished and failed runs are kept"
+    (tmp_path / "table").mkdir()
+    write_report(tmp_path, tmp_path / "table")
+    table = (tmp_path / "table" / "table.md").read_text()
+    assert "Failed runs:" in table and "non-finite" in table
+
+
+def test_summaries_of_one_seed_and_of_none():
+    assert summarise([2.0, 4.0]) == {"mean": 3.0, "std": pytest.approx(math.sqrt(2)), "n": 2}
+    assert summarise([2.0]) == {"mean": 2.0, "std": None, "n": 1}
+    assert summarise([None, float("nan")]) == {"mean": None, "std": None, "n": 0}
+
+
+TINY = [
+    "experiment=snli-small-table",
+    "corpus=embedded",
+    "train.max_epochs=1",
+    "train.limit_train_batches=4",
+    "train.limit_val_batches=2",
+    "train.progress_bar=false",
+    "hydra.sweeper.methods=[none,awd]",
+    "hydra.sweeper.seeds=[0,1]",
+    "hydra.sweeper.eval_samples=2",
+    'hydra.sweeper.grid={optim.lr: "0.001", dropout.rate: "0.2,0.4"}',
+]
+
+
+def _table(root):
+    return [{k: r[k] for k in ("method", "chosen", "seeds", "metrics")} for r in build_rows(root)[1]]
+
+
+def test_killed_sweep_rerun_skips_finished_runs_and_gives_the_same_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path / "whole"))
+    main(["sweep", *TINY])
+    whole = tmp_path / "whole" / "snli-small-table-cpu"
+
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path / "killed"))
+    real_fit, calls = run_module.fit, []
+
+    def killed_on_third_run(cfg, out_dir, *args, **kwargs):
+        calls.append(out_dir)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real_fit(cfg, out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "fit", killed_on_third_run)
+    with pytest.raises(KeyboardInterrupt):
+        main(["sweep", *TINY])
+    monkeypatch.setattr(run_module, "fit", real_fit)
+    killed = tmp_path / "killed" / "snli-small-table-cpu"
+    finished_before = {p.parent for p in killed.rglob("summary.json")}
+    assert len(finished_before) == 2
+    mtimes = {p: (p / "summary.json").stat().st_mtime_ns for p in finished_before}
+    main(["sweep", *TINY])
+    assert all((p / "summary.json").stat().st_mtime_ns == t for p, t in mtimes.items()), "finished runs rerun"
+    assert _table(killed) == _table(whole)
+    rows = {r["method"]: r for r in _table(whole)}
+    assert rows["awd"]["seeds"] == [0, 1] and rows["none"]["metrics"]["kl"]["n"] == 2
+    assert (whole / "table.md").read_text().startswith("# snli-small-table (cpu scale)")
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_and_a_bad_config_fails_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
+    overrides = [a for a in TINY if not a.startswith(("hydra.sweeper.methods", "hydra.sweeper.grid"))]
+    grid = 'hydra.sweeper.grid={optim.lr: "0.001", dropout.rate: "0.4,1.5"}'
+    main(["sweep", *overrides, "hydra.sweeper.methods=[awd]", grid, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    manifest = json.loads((tmp_path / "snli-small-table-cpu" / "sweep.json").read_text())
+    failed = [r for r in manifest["runs"] if r["status"] == "failed"]
+    assert [r["params"]["dropout.rate"] for r in failed] == ["1.5"]
+    assert "dropout.rate (R) must be in [0, 1)" in failed[0]["error"]
+    assert manifest["selection"][0]["chosen"] == {"dropout.rate": "0.4", "optim.lr": "0.001"}
+    assert sorted(r["seed"] for r in manifest["runs"] if r["chosen"] and r["eval"]) == [0, 1]
