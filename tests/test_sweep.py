@@ -7,6 +7,7 @@ import pytest
 
 import seqvae.training.run as run_module
 from seqvae.cli import main
+from seqvae.experiments.figures import plot_ablation
 from seqvae.experiments.plan import RunSpec, candidates, cells, parse_values
 from seqvae.experiments.report import build_rows, summarise, write_report
 from seqvae.experiments.sweep import ExperimentSweep, SweepSpec
@@ -160,3 +161,30 @@ def test_joblib_launcher_runs_jobs_in_parallel_and_a_bad_config_fails_alone(tmp_
     assert "dropout.rate (R) must be in [0, 1)" in failed[0]["error"]
     assert manifest["selection"][0]["chosen"] == {"dropout.rate": "0.4", "optim.lr": "0.001"}
     assert sorted(r["seed"] for r in manifest["runs"] if r["chosen"] and r["eval"]) == [0, 1]
+
+
+def test_ablation_figure_is_drawn_from_the_table_of_a_one_factor_sweep(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: 1.0)
+    spec = SweepSpec(experiment="t", scale="cpu", methods=["uniform", "awd"], factors={"dropout.rate": "0.2,0.4"})
+    ExperimentSweep(spec, tmp_path, fake.train, fake.evaluate).run()
+    write_report(tmp_path)
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert [(r["method"], r["factors"]) for r in table["rows"]] == [
+        ("uniform", {"dropout.rate": "0.2"}),
+        ("uniform", {"dropout.rate": "0.4"}),
+        ("awd", {"dropout.rate": "0.2"}),
+        ("awd", {"dropout.rate": "0.4"}),
+    ]
+    png, svg = plot_ablation(tmp_path)
+    assert png.stat().st_size > 10_000 and "<svg" in svg.read_text()
+    with pytest.raises(ValueError, match="exactly one factor"):
+        plot_ablation(_table_root_without_factors(tmp_path))
+
+
+def _table_root_without_factors(tmp_path):
+    root = tmp_path / "plain"
+    root.mkdir()
+    table = json.loads((tmp_path / "table.json").read_text())
+    table["sweep"]["factors"] = {}
+    (root / "table.json").write_text(json.dumps(table))
+    return root

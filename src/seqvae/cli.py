@@ -23,6 +23,7 @@ USAGE = """usage: seqvae COMMAND [ARGS ...]
   seqvae sweep experiment=NAME [scale=cpu|paper] [KEY=VALUE ...]
                                       an experiment: grid, selection, seeds, test evaluation, table
   seqvae report RUN_ROOT              table.md/.csv/.json of a sweep (mean ± std over seeds)
+  seqvae plot RUN_DIR | RUN_ROOT      a run's training curves, or a sweep's ablation figure
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
   seqvae sample CKPT [-n 10]          sentences decoded from prior samples
   seqvae reconstruct CKPT SENTENCE    encode a sentence, decode the posterior mean
@@ -62,6 +63,26 @@ def _report(argv: list[str]) -> None:
     for path in write_report(a.root, a.out):
         print(f"wrote {path}")
     print((Path(a.out or a.root) / "table.md").read_text())
+
+
+def _plot(argv: list[str]) -> None:
+    from seqvae.experiments.figures import plot_ablation, plot_run
+
+    p = argparse.ArgumentParser(
+        prog="seqvae plot",
+        description="PNG and SVG from result files: a run folder's training curves (rec, KL, beta, validation "
+        "-ELBO, MI, AU), or, given a sweep folder, its metrics against the sweep's factor (rate, lambda ablations).",
+    )
+    p.add_argument("path", help="a run folder (holding logs/) or a sweep folder (holding table.json)")
+    p.add_argument("--out", default=None, help="folder for the figure (default: PATH)")
+    a = p.parse_args(argv)
+    path = Path(a.path)
+    try:
+        paths = plot_ablation(path, a.out) if (path / "table.json").is_file() else plot_run(path, a.out)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"seqvae plot: {err}")
+    for out in paths:
+        print(f"wrote {out}")
 
 
 def _device(name: str) -> torch.device:
@@ -346,6 +367,7 @@ def _data(argv: list[str]) -> None:
 
 COMMANDS = {
     "report": _report,
+    "plot": _plot,
     "encode": _encode,
     "probe": _probe,
     "evaluate": _evaluate,

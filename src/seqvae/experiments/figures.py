@@ -1,0 +1,128 @@
+"""Figures drawn from result files, never by retraining: a sweep's ablation curves and one run's training curves.
+
+- :func:`plot_ablation`: each method's metrics against the sweep's factor, mean ± std over seeds (the
+  paper's Figure 2 for ``dropout.rate``, Figure 3 for ``dropout.lam``), from ``table.json``.
+- :func:`plot_run`: a run's training curves (rec, KL, beta, validation -ELBO, MI, AU) from its ``metrics.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Panels per ablated key: (section of a table.json row, key, axis label).
+PANELS = {
+    "dropout.rate": [("metrics", "nelbo", "-ELBO"), ("metrics", "kl", "KL"), ("metrics", "mi", "MI")],
+    "dropout.lam": [
+        ("diagnostics", "train/score_std_epoch", "score std"),
+        ("diagnostics", "train/score_l1_epoch", "score L1 norm"),
+        ("diagnostics", "train/drop_agreement_epoch", "drop agreement"),
+        ("diagnostics", "train/adv_grad_norm_epoch", "adversary grad norm"),
+        ("metrics", "kl", "KL"),
+        ("metrics", "mi", "MI"),
+    ],
+}
+DEFAULT_PANELS = PANELS["dropout.rate"]
+LOG_SCALE = {"dropout.lam"}
+NAMES = {"none": "no dropout", "uniform": "uniform", "awd": "AWD"}
+
+
+def _save(fig, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """``ablation.png`` and ``.svg`` of the sweep in ``root`` (its ``table.json``), against its single factor."""
+    root = Path(root)
+    table = json.loads((root / "table.json").read_text())
+    factors = list(table["sweep"]["factors"])
+    if len(factors) != 1:
+        raise ValueError(f"an ablation figure needs a sweep with exactly one factor; {root} has {factors or 'none'}")
+    key = factors[0]
+    panels = PANELS.get(key, DEFAULT_PANELS)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
+    methods = list(dict.fromkeys(r["method"] for r in table["rows"]))
+    uniform_reference = "train/drop_agreement_uniform_epoch"
+    for ax, (section, metric, label) in zip(axes[0], panels, strict=True):
+        for method in methods:
+            rows = sorted((r for r in table["rows"] if r["method"] == method), key=lambda r: float(r["factors"][key]))
+            points = [(float(r["factors"][key]), r[section][metric]) for r in rows if r[section][metric]["n"]]
+            if not points:
+                continue
+            x = [p[0] for p in points]
+            y = [p[1]["mean"] for p in points]
+            err = [p[1]["std"] or 0.0 for p in points]
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=NAMES.get(method, method))
+            if metric == "train/drop_agreement_epoch":
+                ref = [r["diagnostics"][uniform_reference]["mean"] for r in rows if r[section][metric]["n"]]
+                ax.plot(x, ref, linestyle="--", color="grey", label="uniform (K/T)")
+        if key in LOG_SCALE:
+            ax.set_xscale("log")
+        ax.set_xlabel(key.split(".")[-1].replace("lam", "lambda").replace("rate", "R"))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    corpus = {r["corpus"] for r in table["rows"] if r["corpus"]}
+    seeds = max((len(r["seeds"]) for r in table["rows"]), default=0)
+    fig.suptitle(
+        f"{table['sweep']['experiment']} ({table['sweep']['scale']} scale) on {', '.join(sorted(corpus))}: "
+        f"mean ± std over {seeds} seed(s)",
+        fontsize=9,
+    )
+    return _save(fig, Path(out_dir) if out_dir else root, "ablation")
+
+
+CURVES = [
+    (("train/rec_step", "val/rec"), "rec"),
+    (("train/kl_step", "val/kl"), "KL"),
+    (("train/beta",), "beta"),
+    (("val/nelbo",), "validation -ELBO"),
+    (("val/mi", "val/mi_factorised"), "validation MI"),
+    (("val/au",), "validation AU"),
+]
+
+
+def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``key -> [(step, value)]`` from every ``logs/version_*/metrics.csv`` of a run (resumed runs add versions)."""
+    paths = sorted((run_dir / "logs").glob("version_*/metrics.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no logs/version_*/metrics.csv in {run_dir}: is it a run folder?")
+    series: dict[str, list[tuple[int, float]]] = {}
+    for path in paths:
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value:
+                        series.setdefault(key, []).append((int(row["step"]), float(value)))
+    return series
+
+
+def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """``curves.png`` and ``.svg``: a run's training curves against the optimiser step."""
+    run_dir = Path(run_dir)
+    series = read_metrics(run_dir)
+    fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
+    for ax, (keys, title) in zip(axes.flat, CURVES, strict=True):
+        for key in keys:
+            if key in series:
+                steps, values = zip(*sorted(series[key]), strict=True)
+                ax.plot(steps, values, marker="." if key.startswith("val/") else None, label=key)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if len(ax.get_lines()) > 1:
+            ax.legend(fontsize=7)
+    fig.suptitle(str(run_dir), fontsize=8)
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) if out_dir else run_dir, "curves")
