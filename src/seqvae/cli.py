@@ -32,6 +32,7 @@ USAGE = """usage: seqvae COMMAND [ARGS ...]
   seqvae saliency CKPT [FILE] --html OUT.html [--json OUT.json]
                                       which words an AWD adversary drops, as a page
   seqvae pos-saliency CKPT --out DIR  adversary score and drop probability per POS tag
+  seqvae drop-profile CKPT --out DIR  AWD's drop rate by position and word frequency against uniform
   seqvae interpolate CKPT SOURCE TARGET [--steps 10] | --random-pairs N --out DIR
                                       decode between two posterior means; BERTScore curves
   seqvae data fetch ptb|yahoo|yelp|snli [--dir D]
@@ -277,6 +278,31 @@ def _pos_saliency(argv: list[str]) -> None:
         print(f"{row.tag:6s} {row.count:7d} {row.mean_normalised:+10.3f} {row.mean_drop_prob:8.3f}")
 
 
+def _drop_profile(argv: list[str]) -> None:
+    from seqvae.analysis.drop_profile import drop_profile_report
+    from seqvae.analysis.saliency import NotAdversarialError
+
+    p = argparse.ArgumentParser(
+        prog="seqvae drop-profile",
+        description="AWD's mean drop probability by relative position and by training-word frequency, against "
+        "uniform exact-K dropout's K/T.",
+    )
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="folder for drop_profile.csv, .png and .svg")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    p.add_argument("-n", "--num", type=int, default=None, help="first N sentences of the split (default: all)")
+    p.add_argument("--samples", type=int, default=200, help="Monte-Carlo score draws per sentence")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        rows = drop_profile_report(a.checkpoint, a.out, a.split, a.num, a.samples, a.seed)
+    except NotAdversarialError as err:
+        sys.exit(f"seqvae drop-profile: {err}")
+    print(f"{'kind':10s} {'group':14s} {'positions':>9s} {'AWD':>6s} {'uniform':>7s} {'ratio':>6s}")
+    for r in rows:
+        print(f"{r.kind:10s} {r.group:14s} {r.positions:9d} {r.awd_drop_prob:6.3f} {r.uniform_drop_prob:7.3f} {r.ratio:6.2f}")
+
+
 def _interpolate(argv: list[str]) -> None:
     from seqvae.analysis.interpolation import interpolate
     from seqvae.analysis.interpolation_curves import curve_rows, interpolation_report, random_pairs, read_pairs
@@ -376,6 +402,7 @@ COMMANDS = {
     "saliency": _saliency,
     "pos-saliency": _pos_saliency,
     "interpolate": _interpolate,
+    "drop-profile": _drop_profile,
     "data": _data,
 }
 
