@@ -1,11 +1,13 @@
 """Word dropout: exact-K masks, relaxed top-k gradients, gradient reversal, uniform rates."""
 
+import math
+
 import pytest
 import torch
 
 from seqvae.models.adversary import Adversary
 from seqvae.models.dropout import AdversarialDropout, UniformDropout, WordDropout, drop_count, droppable
-from seqvae.models.topk import project_capped_simplex, reverse_gradient, straight_through_topk
+from seqvae.models.topk import hard_topk_mask, project_capped_simplex, reverse_gradient, straight_through_topk
 
 V = 30
 
@@ -109,6 +111,68 @@ def test_adversary_gets_reversed_decoder_gradient_and_plain_regulariser_gradient
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar)
     (grad_direct,) = torch.autograd.grad(0.5 * (kl * valid).sum(), head)
     assert torch.allclose(grad_reg, grad_direct, atol=1e-6)
+
+
+def test_fixed_score_scale_fixes_sigma_and_regularises_only_the_means():
+    g = torch.Generator().manual_seed(7)
+    tokens, lengths = random_inputs(6, 12, g)
+    valid = droppable(lengths, tokens.size(1))
+    scale, lam = 0.5, 0.3
+    torch.manual_seed(0)
+    dropout = AdversarialDropout(Adversary(V, 8, 16), 0.4, lam=lam, score_scale=scale).train()
+    head = dropout.adversary.head.weight  # row 0 gives mu, row 1 the (now unused) logvar
+    mu, logvar = dropout.score_distribution(tokens)
+    assert torch.equal(logvar, torch.full_like(mu, 2 * math.log(scale)))
+
+    out = dropout(tokens, lengths)
+    # KL(N(mu, s^2) || N(0, 1)) = mu^2 / 2 + (s^2 - 1 - log s^2) / 2: a constant plus a pull on mu alone.
+    expected = lam * ((0.5 * mu**2 + 0.5 * (scale**2 - 1 - 2 * math.log(scale))) * valid).sum(dim=1)
+    assert torch.allclose(out.regulariser, expected, atol=1e-6)
+    (grad_reg,) = torch.autograd.grad(out.regulariser.sum(), head, retain_graph=True)
+    (grad_means,) = torch.autograd.grad(lam * (0.5 * mu**2 * valid).sum(), head)
+    assert torch.allclose(grad_reg, grad_means, atol=1e-6) and bool((grad_reg[1] == 0).all())
+
+    (grad_mask,) = torch.autograd.grad((out.mask * torch.randn(tokens.shape, generator=g)).sum(), head)
+    assert grad_mask[0].abs().sum() > 0 and bool((grad_mask[1] == 0).all()), "the decoder's gradient reaches mu"
+
+
+def diagnose(mu: torch.Tensor, sigma: torch.Tensor, lengths: torch.Tensor, rate: float) -> dict[str, torch.Tensor]:
+    """:meth:`AdversarialDropout.diagnostics` of one draw of scores ``mu + sigma * eps`` and its exact-K mask."""
+    valid = droppable(lengths, mu.size(1))
+    n_keep = lengths - drop_count(lengths, rate)
+    scores = mu + sigma * torch.randn_like(mu)
+    keep = hard_topk_mask(scores, n_keep, valid)
+    return AdversarialDropout.diagnostics(mu, sigma, scores, keep, n_keep, lengths, valid)
+
+
+def test_deterministic_adversary_drops_the_same_words_every_draw():
+    g = torch.Generator().manual_seed(8)
+    lengths = torch.randint(1, 26, (64,), generator=g)
+    mu = torch.rand(64, 26, generator=g).argsort(dim=1).float()  # distinct means, 1 apart: noise of 1e-6 never reorders
+    torch.manual_seed(0)
+    stats = diagnose(mu, torch.full_like(mu, 1e-6), lengths, 0.3)
+    assert stats["drop_agreement"].item() == 1.0
+    assert stats["drop_agreement_uniform"].item() < 0.5
+
+
+def test_noise_only_scores_agree_as_often_as_uniform_dropout():
+    g = torch.Generator().manual_seed(9)
+    lengths = torch.randint(1, 26, (4000,), generator=g)
+    torch.manual_seed(1)
+    stats = diagnose(torch.zeros(4000, 26), torch.ones(4000, 26), lengths, 0.3)
+    # With mu = 0 both draws are uniform K-of-T sets, so a sentence's overlap is hypergeometric:
+    # mean K^2 / T (what drop_agreement_uniform sums), variance K (K/T) (1 - K/T) (T - K) / (T - 1).
+    k, t = drop_count(lengths, 0.3).double(), lengths.double()
+    se = (k * (k / t) * (1 - k / t) * (t - k) / (t - 1).clamp_min(1)).sum().sqrt() / k.sum()
+    assert se < 0.005
+    assert abs(stats["drop_agreement"].item() - stats["drop_agreement_uniform"].item()) < 4 * se.item()
+
+
+def test_score_snr_is_the_mean_of_abs_mu_over_sigma_on_words():
+    mu = torch.tensor([[9.0, 1.0, -2.0, 3.0], [9.0, 4.0, -1.0, 100.0]])
+    sigma = torch.tensor([[1.0, 2.0, 4.0, 0.5], [1.0, 1.0, 1.0, 1.0]])
+    stats = diagnose(mu, sigma, torch.tensor([3, 2]), 0.3)  # <s> (position 0) and padding do not count
+    assert stats["score_snr"].item() == pytest.approx(((0.5 + 0.5 + 6) / 3 + (4 + 1) / 2) / 2)
 
 
 def drop_frequencies_after_training(lam: float) -> torch.Tensor:

@@ -69,7 +69,11 @@ class ModelConfig:
 
 @dataclass
 class DropoutConfig:
-    """Decoder-input dropout: ``method`` none / uniform / adversarial, rate ``R`` and AWD settings."""
+    """Decoder-input dropout: ``method`` none / uniform / adversarial, rate ``R`` and AWD settings.
+
+    AWD options of the original code: ``score_scale`` fixes the adversary's score sigma (``null``: learned);
+    ``adv_optim`` / ``adv_lr`` give the adversary its own optimiser and learning rate (``null``: the VAE's).
+    """
 
     method: str = "adversarial"
     rate: float = 0.3
@@ -79,6 +83,9 @@ class DropoutConfig:
     lam: float = 1.0
     adv_emb_dim: int = 256
     adv_hidden_dim: int = 256
+    score_scale: float | None = None
+    adv_optim: str | None = None
+    adv_lr: float | None = None
 
     def __post_init__(self):
         _require(self.method in METHODS, f"unknown dropout.method {self.method!r}; choose one of {list(METHODS)}")
@@ -86,6 +93,11 @@ class DropoutConfig:
         _require(self.drop_to in ("zero", "unk"), f"dropout.drop_to must be zero or unk, got {self.drop_to!r}")
         _require(self.tau > 0, f"dropout.tau must be > 0, got {self.tau}")
         _require(self.lam >= 0, f"dropout.lam must be >= 0, got {self.lam}")
+        _require(self.score_scale is None or self.score_scale > 0, f"dropout.score_scale must be > 0, got {self.score_scale}")
+        _require(
+            self.adv_optim in (None, "sgd", "adam"), f"dropout.adv_optim must be null, sgd or adam, got {self.adv_optim!r}"
+        )
+        _require(self.adv_lr is None or self.adv_lr > 0, f"dropout.adv_lr must be > 0, got {self.adv_lr}")
 
 
 @dataclass

@@ -127,7 +127,7 @@ def adversary_saliency(
         ids = [vocab.encode(s) for s in chunk]
         batch = make_batch(list(enumerate(ids)), vocab.pad_id, vocab.bos_id, vocab.eos_id)
         inputs, lengths = batch.tokens[:, :-1].to(device), batch.lengths.to(device)
-        mu, logvar = dropout.adversary(inputs)
+        mu, logvar = dropout.score_distribution(inputs)
         sigma = (0.5 * logvar).exp()
         valid = droppable(lengths, inputs.size(1))
         k = drop_count(lengths, dropout.rate)

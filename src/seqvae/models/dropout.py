@@ -7,6 +7,7 @@ In evaluation mode every mode keeps everything.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -26,7 +27,7 @@ class DropoutOutput:
     Attributes:
         mask: ``(B, L)`` float keep-mask over the decoder inputs.
         regulariser: ``(B,)`` adversary score regulariser ``R_psi`` per sentence (zeros otherwise).
-        stats: scalar diagnostics for logging (AWD: score L1 norm and std).
+        stats: scalar diagnostics for logging (AWD: see :meth:`AdversarialDropout.diagnostics`).
     """
 
     mask: torch.Tensor
@@ -100,34 +101,83 @@ class AdversarialDropout(WordDropout):
     (temperature ``tau``) and is reversed on its way from the decoder, so one descent step makes
     the adversary *increase* the VAE loss. ``R_psi = lambda * sum_i KL(p_psi(s_i|x) || N(0,1))``
     is returned un-reversed, to be minimised by the adversary.
+
+    With ``score_scale`` set, ``sigma_i`` is that constant instead of the adversary's learned one
+    (the regulariser then pulls only the means toward 0).
     """
 
-    def __init__(self, adversary: Adversary, rate: float, tau: float = 1.0, lam: float = 1.0):
+    def __init__(
+        self, adversary: Adversary, rate: float, tau: float = 1.0, lam: float = 1.0, score_scale: float | None = None
+    ):
         super().__init__()
         _check_rate(rate)
         if tau <= 0:
             raise ValueError(f"AWD temperature tau must be > 0, got {tau}")
         if lam < 0:
             raise ValueError(f"AWD regulariser weight lambda must be >= 0, got {lam}")
+        if score_scale is not None and score_scale <= 0:
+            raise ValueError(f"AWD fixed score scale must be > 0, got {score_scale}")
         self.adversary = adversary
         self.rate = rate
         self.tau = tau
         self.lam = lam
+        self.score_scale = score_scale
+
+    def score_distribution(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mu`` and ``logvar`` of ``p_psi(s_i|x)``, each ``(B, L)``; ``logvar`` is constant with a fixed scale."""
+        mu, logvar = self.adversary(tokens)
+        if self.score_scale is not None:
+            logvar = torch.full_like(mu, 2.0 * math.log(self.score_scale))
+        return mu, logvar
 
     def training_mask(self, tokens: torch.Tensor, lengths: torch.Tensor) -> DropoutOutput:
         valid = droppable(lengths, tokens.size(1))
-        mu, logvar = self.adversary(tokens)
-        scores = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        keep = straight_through_topk(scores, lengths - drop_count(lengths, self.rate), valid, self.tau)
+        mu, logvar = self.score_distribution(tokens)
+        sigma = (0.5 * logvar).exp()
+        scores = mu + sigma * torch.randn_like(mu)
+        n_keep = lengths - drop_count(lengths, self.rate)
+        keep = straight_through_topk(scores, n_keep, valid, self.tau)
         mask = reverse_gradient(keep) + (~valid).float()
-        validf = valid.float()
-        regulariser = self.lam * (gaussian_kl(mu, logvar) * validf).sum(dim=1)
-        detached = scores.detach() * validf
-        n = validf.sum(dim=1).clamp_min(1.0)
-        mean = detached.sum(dim=1) / n
-        var = ((detached - mean.unsqueeze(1)) ** 2 * validf).sum(dim=1) / n
-        stats = {"score_l1": detached.abs().sum(dim=1).mean(), "score_std": var.sqrt().mean()}
+        regulariser = self.lam * (gaussian_kl(mu, logvar) * valid.float()).sum(dim=1)
+        stats = self.diagnostics(mu.detach(), sigma.detach(), scores.detach(), keep.detach(), n_keep, lengths, valid)
         return DropoutOutput(mask, regulariser, stats)
+
+    @staticmethod
+    @torch.no_grad()
+    def diagnostics(
+        mu: torch.Tensor,
+        sigma: torch.Tensor,
+        scores: torch.Tensor,
+        keep: torch.Tensor,
+        n_keep: torch.Tensor,
+        lengths: torch.Tensor,
+        valid: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """How far the adversary's choices are from uniform dropout, batch means of per-sentence values.
+
+        ``score_l1`` and ``score_std``: L1 norm and standard deviation of a sentence's sampled scores (Figure 3).
+        ``score_snr``: mean ``|mu_i| / sigma_i``; near 0 the noise decides and AWD is uniform dropout.
+        ``drop_agreement``: share of this draw's dropped words that a second, independent draw of the
+        scores drops too, over the batch; ``drop_agreement_uniform`` is its expectation under uniform
+        exact-K dropout, ``sum_b K_b^2 / T_b / sum_b K_b``. Both are 0 when nothing is dropped.
+        """
+        validf = valid.float()
+        n = validf.sum(dim=1).clamp_min(1.0)
+        masked = scores * validf
+        mean = masked.sum(dim=1) / n
+        var = ((masked - mean.unsqueeze(1)) ** 2 * validf).sum(dim=1) / n
+        snr = ((mu.abs() / sigma) * validf).sum(dim=1) / n
+        second = hard_topk_mask(mu + sigma * torch.randn_like(mu), n_keep, valid)
+        dropped, dropped_again = (1.0 - keep) * validf, (1.0 - second) * validf
+        k = dropped.sum(dim=1)
+        total = k.sum().clamp_min(1.0)
+        return {
+            "score_l1": masked.abs().sum(dim=1).mean(),
+            "score_std": var.sqrt().mean(),
+            "score_snr": snr.mean(),
+            "drop_agreement": (dropped * dropped_again).sum() / total,
+            "drop_agreement_uniform": (k * k / lengths.clamp_min(1).float()).sum() / total,
+        }
 
 
 def build_dropout(
@@ -139,6 +189,7 @@ def build_dropout(
     lam: float = 1.0,
     adv_emb_dim: int = 256,
     adv_hidden_dim: int = 256,
+    score_scale: float | None = None,
 ) -> WordDropout:
     """Dropout module by method name: ``none``, ``uniform`` or ``adversarial``."""
     if method == "none":
@@ -146,5 +197,5 @@ def build_dropout(
     if method == "uniform":
         return UniformDropout(rate, exact_k)
     if method == "adversarial":
-        return AdversarialDropout(Adversary(vocab_size, adv_emb_dim, adv_hidden_dim), rate, tau, lam)
+        return AdversarialDropout(Adversary(vocab_size, adv_emb_dim, adv_hidden_dim), rate, tau, lam, score_scale)
     raise ValueError(f"unknown dropout method {method!r}; choose one of {list(METHODS)}")

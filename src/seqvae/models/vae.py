@@ -94,6 +94,7 @@ class SequenceVAE(nn.Module):
             lam=d.lam,
             adv_emb_dim=d.adv_emb_dim,
             adv_hidden_dim=d.adv_hidden_dim,
+            score_scale=d.score_scale,
         )
         return cls(
             vocab_size,

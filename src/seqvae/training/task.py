@@ -14,6 +14,7 @@ from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.models.dropout import AdversarialDropout
 from seqvae.models.vae import SequenceVAE
 from seqvae.objectives.kl import free_bits_kl
+from seqvae.training.optimizers import build_optimizer
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -46,6 +47,12 @@ class VAETask(L.LightningModule):
     def adversarial(self) -> bool:
         return isinstance(self.model.dropout, AdversarialDropout)
 
+    @property
+    def separate_adversary(self) -> bool:
+        """Whether the adversary has its own optimiser or lr (``dropout.adv_optim`` / ``dropout.adv_lr``)."""
+        d = self.cfg.dropout
+        return self.adversarial and (d.adv_optim is not None or d.adv_lr is not None)
+
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
         # Randomness of a step depends only on (seed, step): a resumed run draws what it would have.
         torch.manual_seed(self.cfg.seed * 1_000_003 + self.global_step)
@@ -68,7 +75,10 @@ class VAETask(L.LightningModule):
         self.log("train/kl", out.kl.mean(), prog_bar=True, **log)
         self.log("train/nelbo", (out.rec + out.kl).mean(), **log)
         self.log("train/beta", beta, on_step=True, on_epoch=False, batch_size=n)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False, batch_size=n)
+        groups = self.optimizers().param_groups
+        self.log("train/lr", groups[0]["lr"], on_step=True, on_epoch=False, batch_size=n)
+        if self.separate_adversary:
+            self.log("train/adv_lr", groups[-1]["lr"], on_step=True, on_epoch=False, batch_size=n)
         for name, value in out.stats.items():
             self.log(f"train/{name}", value, **log)
         if self.adversarial:
@@ -114,11 +124,11 @@ class VAETask(L.LightningModule):
         checkpoint["vocab"] = self.vocab.words
 
     def configure_optimizers(self):
-        o = self.cfg.optim
-        if o.name == "sgd":
-            optimizer = torch.optim.SGD(self.parameters(), lr=o.lr)
-        else:
-            optimizer = torch.optim.Adam(self.parameters(), lr=o.lr)
+        """``optim.name`` over all parameters, the adversary's with its own optimiser or lr if configured
+        (:func:`build_optimizer`); every group's lr decays by ``optim.lr_decay`` per epoch."""
+        o, d = self.cfg.optim, self.cfg.dropout
+        adversary = list(self.model.dropout.adversary.parameters()) if self.separate_adversary else []
+        optimizer = build_optimizer(o.name, o.lr, self.parameters(), adversary, d.adv_optim, d.adv_lr)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=o.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
