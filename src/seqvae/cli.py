@@ -300,7 +300,8 @@ def _drop_profile(argv: list[str]) -> None:
         sys.exit(f"seqvae drop-profile: {err}")
     print(f"{'kind':10s} {'group':14s} {'positions':>9s} {'AWD':>6s} {'uniform':>7s} {'ratio':>6s}")
     for r in rows:
-        print(f"{r.kind:10s} {r.group:14s} {r.positions:9d} {r.awd_drop_prob:6.3f} {r.uniform_drop_prob:7.3f} {r.ratio:6.2f}")
+        awd, uniform = r.awd_drop_prob, r.uniform_drop_prob
+        print(f"{r.kind:10s} {r.group:14s} {r.positions:9d} {awd:6.3f} {uniform:7.3f} {r.ratio:6.2f}")
 
 
 def _interpolate(argv: list[str]) -> None:

@@ -93,10 +93,9 @@ class DropoutConfig:
         _require(self.drop_to in ("zero", "unk"), f"dropout.drop_to must be zero or unk, got {self.drop_to!r}")
         _require(self.tau > 0, f"dropout.tau must be > 0, got {self.tau}")
         _require(self.lam >= 0, f"dropout.lam must be >= 0, got {self.lam}")
-        _require(self.score_scale is None or self.score_scale > 0, f"dropout.score_scale must be > 0, got {self.score_scale}")
-        _require(
-            self.adv_optim in (None, "sgd", "adam"), f"dropout.adv_optim must be null, sgd or adam, got {self.adv_optim!r}"
-        )
+        scale, adv_optim = self.score_scale, self.adv_optim
+        _require(scale is None or scale > 0, f"dropout.score_scale must be > 0, got {scale}")
+        _require(adv_optim in (None, "sgd", "adam"), f"dropout.adv_optim must be null, sgd or adam, got {adv_optim!r}")
         _require(self.adv_lr is None or self.adv_lr > 0, f"dropout.adv_lr must be > 0, got {self.adv_lr}")
 
 

@@ -103,7 +103,12 @@ def write_profile(rows: Sequence[ProfileRow], out_dir: str | Path, title: str) -
 
 
 def drop_profile_report(
-    checkpoint: str | Path, out_dir: str | Path, split: str = "valid", n: int | None = None, samples: int = 200, seed: int = 0
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    split: str = "valid",
+    n: int | None = None,
+    samples: int = 200,
+    seed: int = 0,
 ) -> list[ProfileRow]:
     """Profile of a checkpoint's adversary on ``n`` sentences of a split; writes CSV and figure to ``out_dir``."""
     task = load_task(str(checkpoint))

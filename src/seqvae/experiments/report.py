@@ -105,7 +105,8 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     manifest, rows = build_rows(root)
     paths = [out / "table.json", out / "table.csv", out / "table.md"]
-    paths[0].write_text(json.dumps({"sweep": {k: v for k, v in manifest.items() if k != "runs"}, "rows": rows}, indent=2) + "\n")
+    sweep = {k: v for k, v in manifest.items() if k != "runs"}
+    paths[0].write_text(json.dumps({"sweep": sweep, "rows": rows}, indent=2) + "\n")
     with paths[1].open("w", newline="") as f:
         writer = csv.writer(f)
         header = ["method", "factors", "chosen", "seeds", "corpus"]
@@ -156,5 +157,6 @@ def _markdown(manifest: dict, rows: list[dict]) -> str:
     if failed:
         lines += ["", "Failed runs:", *(f"- `{f['dir']}`: {f['error']}" for f in failed)]
     if rows and rows[0]["test_tokens"]:
-        lines += ["", f"Test split: {rows[0]['test_sentences']} sentences, {rows[0]['test_tokens']} tokens with `</s>`."]
+        first = rows[0]
+        lines += ["", f"Test split: {first['test_sentences']} sentences, {first['test_tokens']} tokens with `</s>`."]
     return "\n".join(lines) + "\n"

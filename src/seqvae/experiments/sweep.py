@@ -132,9 +132,7 @@ class ExperimentSweep:
     def run(self) -> dict:
         """All four stages; returns (and writes to ``sweep.json``) the manifest of runs and choices."""
         s = self.spec
-        search = [
-            RunSpec(m, f, p, s.seeds[0]) for m, f in cells(s.methods, s.factors) for p in candidates(m, s.grid)
-        ]
+        search = [RunSpec(m, f, p, s.seeds[0]) for m, f in cells(s.methods, s.factors) for p in candidates(m, s.grid)]
         self._train(search, "search")
         selection = self.select()
         chosen = [
