@@ -1,0 +1,107 @@
+"""CUDA checks, run with ``pytest -m gpu`` (skipped without a CUDA device): a training step of each decoder,
+the fused Double-LSTM against the step-by-step reference, and a bf16-mixed autocast step."""
+
+import pytest
+import torch
+
+from seqvae.config import Config
+from seqvae.data.batching import make_batch
+from seqvae.models.decoders import DECODERS, build_decoder
+from seqvae.models.vae import SequenceVAE
+from seqvae.objectives.kl import free_bits_kl
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+V = 40
+LENGTHS = [7, 3, 12, 1, 5, 9]
+
+
+@pytest.fixture
+def full_float32():
+    """Plain float32 matrix products (no TF32) for the test, whatever the process had set."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    yield
+    torch.set_float32_matmul_precision(before)
+
+
+def tiny_vae(decoder: str, method: str) -> SequenceVAE:
+    """A small VAE on the GPU, built from a config as a run builds it."""
+    cfg = Config.from_dict(
+        {
+            "model": {"emb_dim": 16, "enc_hidden": 32, "dec_hidden": 32, "z_dim": 8, "decoder": decoder},
+            "dropout": {"method": method, "rate": 0.3, "adv_emb_dim": 16, "adv_hidden_dim": 16},
+        }
+    )
+    torch.manual_seed(0)
+    return SequenceVAE.from_config(cfg, V).cuda().train()
+
+
+def random_batch(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return make_batch([(i, torch.randint(4, V, (t,), generator=g).tolist()) for i, t in enumerate(LENGTHS)])
+
+
+def training_step(model: SequenceVAE, bf16: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One step as the trainer takes it (autocast forward and loss, backward, clipping, SGD); the loss and the
+    parameters before the step."""
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    batch = random_batch()
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+        out = model(batch.tokens.cuda(), batch.lengths.cuda())
+        loss = (out.rec + 0.5 * free_bits_kl(out.kl_per_dim, 0.0) + out.regulariser).mean()
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all(), name
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    return loss.detach(), before
+
+
+def changed_modules(model: SequenceVAE, before: dict[str, torch.Tensor]) -> set[str]:
+    """Top-level parts (``encoder``, ``decoder``, ``dropout.adversary``...) with a parameter the step moved."""
+    depth = {"dropout": 2}
+    return {
+        ".".join(name.split(".")[: depth.get(name.split(".")[0], 1)])
+        for name, p in model.named_parameters()
+        if not torch.equal(before[name], p.detach())
+    }
+
+
+@pytest.mark.parametrize("method", ["none", "adversarial"])
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_a_cuda_training_step_is_finite_and_moves_every_part(decoder, method):
+    model = tiny_vae(decoder, method)
+    loss, before = training_step(model)
+    assert loss.is_cuda and torch.isfinite(loss)
+    moved = changed_modules(model, before)
+    assert {"encoder", "dec_embedding", "decoder"} <= moved
+    if method == "adversarial":
+        assert "dropout.adversary" in moved
+
+
+def test_fused_double_lstm_equals_the_reference_on_cuda(full_float32):
+    torch.manual_seed(0)
+    reference = build_decoder("double-lstm-reference", 24, 48, 6, V).cuda()
+    fused = build_decoder("double-lstm", 24, 48, 6, V).cuda()
+    fused.load_state_dict(reference.state_dict())
+    inputs = torch.randn(8, 21, 24, device="cuda", requires_grad=True)
+    z = torch.randn(8, 6, device="cuda", requires_grad=True)
+    weights = torch.randn(8, 21, V, device="cuda")
+    results = []
+    for decoder in (reference, fused):
+        logits = decoder(inputs, z)
+        grads = torch.autograd.grad((logits.tanh() * weights).sum(), [inputs, z, *decoder.parameters()])
+        results.append((logits, *grads))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_a_bf16_mixed_step_on_cuda_is_finite_and_keeps_float32_weights(decoder):
+    model = tiny_vae(decoder, "adversarial")
+    loss, before = training_step(model, bf16=True)
+    assert torch.isfinite(loss)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert {"encoder", "dec_embedding", "decoder"} <= changed_modules(model, before)
