@@ -188,3 +188,16 @@ def _table_root_without_factors(tmp_path):
     table["sweep"]["factors"] = {}
     (root / "table.json").write_text(json.dumps(table))
     return root
+
+
+def test_report_command_finds_a_sweep_by_folder_or_by_experiment_name(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "t-cpu"
+    fake = FakeTraining(root, lambda run: 1.0)
+    _sweep(root, fake).run()
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
+    main(["report", "experiment=t"])
+    assert "# t (cpu scale)" in capsys.readouterr().out and (root / "table.csv").is_file()
+    main(["report", str(root), "--out", str(tmp_path / "copy")])
+    assert (tmp_path / "copy" / "table.md").read_text() == (root / "table.md").read_text()
+    with pytest.raises(SystemExit, match="no sweep.json"):
+        main(["report", "experiment=absent"])

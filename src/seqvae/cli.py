@@ -22,7 +22,8 @@ USAGE = """usage: seqvae COMMAND [ARGS ...]
                                       seqvae train corpus=ptb method=uniform dropout.rate=0.4
   seqvae sweep experiment=NAME [scale=cpu|paper] [KEY=VALUE ...]
                                       an experiment: grid, selection, seeds, test evaluation, table
-  seqvae report RUN_ROOT              table.md/.csv/.json of a sweep (mean ± std over seeds)
+  seqvae report experiment=NAME [scale=cpu] | SWEEP_DIR
+                                      table.md/.csv/.json of a sweep (mean ± std over seeds)
   seqvae plot RUN_DIR | RUN_ROOT      a run's training curves, or a sweep's ablation figure
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
   seqvae sample CKPT [-n 10]          sentences decoded from prior samples
@@ -53,17 +54,32 @@ def _train(cfg: DictConfig) -> float | None:
 
 
 def _report(argv: list[str]) -> None:
+    import os
+
     from seqvae.experiments.report import write_report
 
-    p = argparse.ArgumentParser(prog="seqvae report", description="Tables of a sweep, from its result files.")
-    p.add_argument("root", help="the sweep's folder (RUNS/<experiment>-<scale>, holding sweep.json)")
-    p.add_argument("--out", default=None, help="folder for table.md, .csv and .json (default: ROOT)")
+    p = argparse.ArgumentParser(
+        prog="seqvae report",
+        description="Tables of a sweep, from its result files: give its folder, or experiment=NAME [scale=cpu|paper] "
+        "for $SEQVAE_RUNS/NAME-SCALE (default runs/, scale cpu), where `seqvae sweep` put it.",
+    )
+    p.add_argument("where", nargs="+", help="the sweep's folder (holding sweep.json), or experiment=NAME [scale=S]")
+    p.add_argument("--out", default=None, help="folder for table.md, .csv and .json (default: the sweep's folder)")
     a = p.parse_args(argv)
-    if not (Path(a.root) / "sweep.json").is_file():
-        sys.exit(f"seqvae report: no sweep.json in {a.root}; run `seqvae sweep experiment=NAME` first")
-    for path in write_report(a.root, a.out):
+    named = dict(arg.split("=", 1) for arg in a.where if "=" in arg)
+    if named:
+        if set(named) - {"experiment", "scale"} or "experiment" not in named or len(named) != len(a.where):
+            p.error("give a folder, or experiment=NAME [scale=cpu|paper]")
+        root = Path(os.environ.get("SEQVAE_RUNS", "runs")) / f"{named['experiment']}-{named.get('scale', 'cpu')}"
+    elif len(a.where) == 1:
+        root = Path(a.where[0])
+    else:
+        p.error("give one folder")
+    if not (root / "sweep.json").is_file():
+        sys.exit(f"seqvae report: no sweep.json in {root}; run `seqvae sweep experiment=NAME` first")
+    for path in write_report(root, a.out):
         print(f"wrote {path}")
-    print((Path(a.out or a.root) / "table.md").read_text())
+    print((Path(a.out) if a.out else root).joinpath("table.md").read_text())
 
 
 def _plot(argv: list[str]) -> None:
