@@ -51,10 +51,12 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
         raise ValueError(f"an ablation figure needs a sweep with exactly one factor; {root} has {factors or 'none'}")
     key = factors[0]
     panels = PANELS.get(key, DEFAULT_PANELS)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
+    cols = min(3, len(panels))
+    rows_of_panels = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows_of_panels, cols, figsize=(3.6 * cols, 3.0 * rows_of_panels), squeeze=False)
     methods = list(dict.fromkeys(r["method"] for r in table["rows"]))
     uniform_reference = "train/drop_agreement_uniform_epoch"
-    for ax, (section, metric, label) in zip(axes[0], panels, strict=True):
+    for ax, (section, metric, label) in zip(axes.flat, panels, strict=True):
         for method in methods:
             rows = sorted((r for r in table["rows"] if r["method"] == method), key=lambda r: float(r["factors"][key]))
             points = [(float(r["factors"][key]), r[section][metric]) for r in rows if r[section][metric]["n"]]
@@ -67,6 +69,7 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
             if metric == "train/drop_agreement_epoch":
                 ref = [r["diagnostics"][uniform_reference]["mean"] for r in rows if r[section][metric]["n"]]
                 ax.plot(x, ref, linestyle="--", color="grey", label="uniform (K/T)")
+                ax.legend(fontsize=8)
         if key in LOG_SCALE:
             ax.set_xscale("log")
         ax.set_xlabel(key.split(".")[-1].replace("lam", "lambda").replace("rate", "R"))
@@ -80,6 +83,7 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
         f"mean ± std over {seeds} seed(s)",
         fontsize=9,
     )
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _save(fig, Path(out_dir) if out_dir else root, "ablation")
 
 

@@ -25,6 +25,8 @@ METRICS = (
     ("mi_factorised", "MI (factorised)"),
     ("au", "AU"),
 )
+# Decimals in table.md: KL and MI are often a few hundredths of a nat where the latent is barely used.
+DIGITS = {"kl": 3, "mi": 3, "mi_factorised": 3, "au": 1}
 # Last-epoch means of AWD's training diagnostics (metrics.csv of the run), as in the paper's Figure 3.
 DIAGNOSTICS = (
     ("train/score_std_epoch", "score std"),
@@ -149,7 +151,7 @@ def _markdown(manifest: dict, rows: list[dict]) -> str:
     for r in rows:
         chosen = ", ".join(f"{k}={v}" for k, v in (r["chosen"] or {}).items()) or "—"
         cells = [cell_label(r["method"], r["factors"]), chosen, str(len(r["seeds"]))]
-        cells += [_fmt(r["metrics"][k], 1 if k == "au" else 2) for k, _ in METRICS]
+        cells += [_fmt(r["metrics"][k], DIGITS.get(k, 2)) for k, _ in METRICS]
         if show_diag:
             cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
         lines.append("| " + " | ".join(cells) + " |")
