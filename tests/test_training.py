@@ -14,7 +14,7 @@ from conftest import tiny_config
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.objectives import KLSchedule, free_bits_kl
-from seqvae.training.run import checkpoint_dir, fit
+from seqvae.training.run import RunDirConflictError, checkpoint_dir, fit
 from seqvae.training.task import NonFiniteLossError, load_task
 
 SENTENCES = [
@@ -151,3 +151,11 @@ def test_a_finished_run_is_reused_not_trained_again(small_corpus, tmp_path):
     assert again == first and (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
     longer = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "run")
     assert longer["epochs"] == 2 and longer["global_step"] == 2 * first["global_step"]
+
+
+def test_a_run_folder_of_another_config_is_not_resumed(small_corpus, tmp_path):
+    fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
+    other = tiny_config(small_corpus, max_epochs=1)
+    other.dropout.lam = 0.1
+    with pytest.raises(RunDirConflictError, match=r"dropout.lam: 1.0 -> 0.1"):
+        fit(other, tmp_path / "run")

@@ -23,6 +23,22 @@ log = logging.getLogger(__name__)
 MONITOR = "val/nelbo"
 # Config keys that do not change what a run computes: a finished run is reused whatever they say.
 NON_RESULT_KEYS = (("out_dir",), ("train", "progress_bar"))
+# Keys a rerun may change and still resume the run in its folder: how long it trains, on what hardware, what it logs.
+RESUMABLE_KEYS = {"out_dir"} | {
+    f"train.{k}"
+    for k in (
+        "max_epochs",
+        "max_steps",
+        "patience",
+        "accelerator",
+        "devices",
+        "strategy",
+        "log_every_n_steps",
+        "checkpoint_every_n_steps",
+        "progress_bar",
+        "resume",
+    )
+}
 
 
 class CheckpointOnSigterm(L.Callback):
@@ -111,6 +127,36 @@ def result_config(config: dict) -> dict:
     return out
 
 
+class RunDirConflictError(ValueError):
+    """A run folder holds a run of another config, which a rerun must not resume."""
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resumable(cfg: Config, out_dir: str | Path) -> None:
+    """Raise :class:`RunDirConflictError` if ``out_dir`` holds a run whose config differs from ``cfg`` in more than
+    :data:`RESUMABLE_KEYS`: resuming its checkpoint would mix two configs in one result."""
+    config_path = Path(out_dir) / "config.json"
+    if not config_path.is_file():
+        return
+    saved, new = _flatten(json.loads(config_path.read_text())), _flatten(cfg.to_dict())
+    differ = sorted(k for k in saved.keys() | new.keys() if k not in RESUMABLE_KEYS and saved.get(k) != new.get(k))
+    if differ:
+        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {new.get(k)!r}" for k in differ)
+        raise RunDirConflictError(
+            f"{out_dir} holds a run of another config ({changes}); resuming it would mix the two. "
+            "Choose another out_dir (or SEQVAE_RUNS for a sweep), or delete the folder to start over."
+        )
+
+
 def finished_summary(cfg: Config, out_dir: str | Path) -> dict | None:
     """The summary of a finished run of exactly ``cfg`` (up to :data:`NON_RESULT_KEYS`) in ``out_dir``, else ``None``.
 
@@ -136,6 +182,8 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
     if cfg.train.resume and (done := finished_summary(cfg, out_dir)) is not None:
         log.info("%s already holds this finished run; not training again", out_dir)
         return done
+    if cfg.train.resume:
+        check_resumable(cfg, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = TextDataModule(cfg.data, seed=cfg.seed)
