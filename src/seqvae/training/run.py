@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MONITOR = "val/nelbo"
 # Config keys that do not change what a run computes: a finished run is reused whatever they say.
-NON_RESULT_KEYS = (("out_dir",), ("train", "progress_bar"))
+NON_RESULT_KEYS = {"out_dir", "train.progress_bar"}
 # Keys a rerun may change and still resume the run in its folder: how long it trains, on what hardware, what it logs.
 RESUMABLE_KEYS = {"out_dir"} | {
     f"train.{k}"
@@ -116,17 +116,6 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     )
 
 
-def result_config(config: dict) -> dict:
-    """``config`` without the keys that do not change a run's result (:data:`NON_RESULT_KEYS`)."""
-    out = json.loads(json.dumps(config))
-    for *parents, key in NON_RESULT_KEYS:
-        node = out
-        for p in parents:
-            node = node.get(p, {})
-        node.pop(key, None)
-    return out
-
-
 class RunDirConflictError(ValueError):
     """A run folder holds a run of another config, which a rerun must not resume."""
 
@@ -141,32 +130,33 @@ def _flatten(config: dict, prefix: str = "") -> dict:
     return flat
 
 
-def check_resumable(cfg: Config, out_dir: str | Path) -> None:
-    """Raise :class:`RunDirConflictError` if ``out_dir`` holds a run whose config differs from ``cfg`` in more than
-    :data:`RESUMABLE_KEYS`: resuming its checkpoint would mix two configs in one result."""
+def saved_config_changes(cfg: Config, out_dir: str | Path) -> dict[str, tuple] | None:
+    """``dotted key -> (saved, new)`` for each value in which the run saved in ``out_dir`` differs from ``cfg``;
+    ``None`` if no run was saved there."""
     config_path = Path(out_dir) / "config.json"
     if not config_path.is_file():
-        return
+        return None
     saved, new = _flatten(json.loads(config_path.read_text())), _flatten(cfg.to_dict())
-    differ = sorted(k for k in saved.keys() | new.keys() if k not in RESUMABLE_KEYS and saved.get(k) != new.get(k))
+    return {k: (saved.get(k), new.get(k)) for k in sorted(saved.keys() | new.keys()) if saved.get(k) != new.get(k)}
+
+
+def check_resumable(changes: dict[str, tuple], out_dir: str | Path) -> None:
+    """Raise :class:`RunDirConflictError` if the saved run's config ``changes`` go beyond :data:`RESUMABLE_KEYS`:
+    resuming its checkpoint would mix two configs in one result."""
+    differ = {k: v for k, v in changes.items() if k not in RESUMABLE_KEYS}
     if differ:
-        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {new.get(k)!r}" for k in differ)
+        listed = ", ".join(f"{k}: {saved!r} -> {new!r}" for k, (saved, new) in differ.items())
         raise RunDirConflictError(
-            f"{out_dir} holds a run of another config ({changes}); resuming it would mix the two. "
+            f"{out_dir} holds a run of another config ({listed}); resuming it would mix the two. "
             "Choose another out_dir (or SEQVAE_RUNS for a sweep), or delete the folder to start over."
         )
 
 
-def finished_summary(cfg: Config, out_dir: str | Path) -> dict | None:
-    """The summary of a finished run of exactly ``cfg`` (up to :data:`NON_RESULT_KEYS`) in ``out_dir``, else ``None``.
-
-    A run of another config there (say, fewer epochs) is not finished for ``cfg``: :func:`fit` resumes it.
-    """
-    out_dir = Path(out_dir)
-    summary_path, config_path = out_dir / "summary.json", out_dir / "config.json"
-    if not (summary_path.is_file() and config_path.is_file()):
-        return None
-    if result_config(json.loads(config_path.read_text())) != result_config(cfg.to_dict()):
+def finished_summary(changes: dict[str, tuple] | None, out_dir: str | Path) -> dict | None:
+    """The summary of the run in ``out_dir`` if it finished and its config ``changes`` are all in
+    :data:`NON_RESULT_KEYS`, else ``None``. A run of another config there (say, fewer epochs) is not finished."""
+    summary_path = Path(out_dir) / "summary.json"
+    if changes is None or set(changes) - NON_RESULT_KEYS or not summary_path.is_file():
         return None
     summary = json.loads(summary_path.read_text())
     return summary if summary.get("finished") else None
@@ -179,11 +169,11 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
     with the best validation -ELBO and the checkpoint paths (``summary.json``, ``finished: true``).
     """
     out_dir = Path(out_dir)
-    if cfg.train.resume and (done := finished_summary(cfg, out_dir)) is not None:
-        log.info("%s already holds this finished run; not training again", out_dir)
-        return done
-    if cfg.train.resume:
-        check_resumable(cfg, out_dir)
+    if cfg.train.resume and (changes := saved_config_changes(cfg, out_dir)) is not None:
+        if (done := finished_summary(changes, out_dir)) is not None:
+            log.info("%s already holds this finished run; not training again", out_dir)
+            return done
+        check_resumable(changes, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = TextDataModule(cfg.data, seed=cfg.seed)
