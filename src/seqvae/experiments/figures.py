@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from seqvae.experiments.report import read_metrics  # noqa: E402
 
 # Panels per ablated key: (section of a table.json row, key, axis label).
 PANELS = {
@@ -97,25 +98,12 @@ CURVES = [
 ]
 
 
-def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """``key -> [(step, value)]`` from every ``logs/version_*/metrics.csv`` of a run (resumed runs add versions)."""
-    paths = sorted((run_dir / "logs").glob("version_*/metrics.csv"))
-    if not paths:
-        raise FileNotFoundError(f"no logs/version_*/metrics.csv in {run_dir}: is it a run folder?")
-    series: dict[str, list[tuple[int, float]]] = {}
-    for path in paths:
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                for key, value in row.items():
-                    if key not in ("epoch", "step") and value:
-                        series.setdefault(key, []).append((int(row["step"]), float(value)))
-    return series
-
-
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """``curves.png`` and ``.svg``: a run's training curves against the optimiser step."""
     run_dir = Path(run_dir)
     series = read_metrics(run_dir)
+    if not series:
+        raise FileNotFoundError(f"no logs/version_*/metrics.csv in {run_dir}: is it a run folder?")
     fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
     for ax, (keys, title) in zip(axes.flat, CURVES, strict=True):
         for key in keys:

@@ -47,16 +47,23 @@ def summarise(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": std, "n": len(values)}
 
 
-def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
-    """The last logged value of each diagnostic in the run's ``logs/version_*/metrics.csv``."""
-    found: dict[str, float] = {}
+def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``key -> [(step, value)]`` from every ``logs/version_*/metrics.csv`` of a run (resumed runs add versions);
+    empty without logs."""
+    series: dict[str, list[tuple[int, float]]] = {}
     for path in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
-                for key, _ in DIAGNOSTICS:
-                    if row.get(key):
-                        found[key] = float(row[key])
-    return found
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value:
+                        series.setdefault(key, []).append((int(row["step"]), float(value)))
+    return series
+
+
+def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
+    """The last logged value of each diagnostic in the run's metrics (:func:`read_metrics`)."""
+    series = read_metrics(run_dir)
+    return {key: series[key][-1][1] for key, _ in DIAGNOSTICS if key in series}
 
 
 def cell_label(method: str, factors: dict) -> str:
@@ -68,14 +75,10 @@ def build_rows(root: Path) -> tuple[dict, list[dict]]:
     manifest = json.loads((root / "sweep.json").read_text())
     rows = []
     for sel in manifest["selection"]:
-        runs = [
-            r
-            for r in manifest["runs"]
-            if r["method"] == sel["method"] and r["factors"] == sel["factors"] and r["chosen"]
-        ]
+        cell_runs = [r for r in manifest["runs"] if r["method"] == sel["method"] and r["factors"] == sel["factors"]]
+        runs = [r for r in cell_runs if r["chosen"]]
         evals = [json.loads((root / r["eval"]).read_text()) for r in runs if r["eval"]]
         diagnostics = [last_epoch_diagnostics(root / r["dir"]) for r in runs if r["status"] == "done"]
-        cell_runs = [r for r in manifest["runs"] if r["method"] == sel["method"] and r["factors"] == sel["factors"]]
         row = {
             "method": sel["method"],
             "factors": sel["factors"],
