@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE, UniformDropout
@@ -76,6 +78,23 @@ def test_log_likelihood_ignores_padding():
     assert torch.allclose(alone, together[:1], atol=1e-5)
 
 
+@pytest.mark.parametrize("decoder", ["lstm", "double-lstm"])
+def test_log_likelihood_projecting_real_positions_equals_full_softmax(decoder):
+    torch.manual_seed(0)
+    model = SequenceVAE(V, 8, 12, 16, 4, decoder)
+    batch = batch_of([2, 7, 4])
+    z = torch.randn(3, 4)
+    fast = model.log_likelihood(batch.tokens, z)
+    fast_grads = torch.autograd.grad(fast.sum(), list(model.decoder.parameters()))
+    logits = model.decoder(model.embed_inputs(batch.tokens[:, :-1]), z)
+    nll = F.cross_entropy(logits.transpose(1, 2), batch.tokens[:, 1:], ignore_index=model.pad_id, reduction="none")
+    full = -nll.sum(dim=1)
+    full_grads = torch.autograd.grad(full.sum(), list(model.decoder.parameters()))
+    torch.testing.assert_close(fast, full)
+    for a, b in zip(fast_grads, full_grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("drop_to", ["zero", "unk"])
 def test_dropped_inputs_become_zero_or_unk(drop_to):
     torch.manual_seed(0)
@@ -123,3 +142,22 @@ def test_generate_stops_at_eos_and_respects_max_len():
 def test_unknown_decoder_is_rejected():
     with pytest.raises(ValueError, match="unknown decoder"):
         build_decoder("gru", 4, 4, 4, 10)
+
+
+def test_encoder_equals_packed_sequence_lstm_in_values_and_gradients():
+    torch.manual_seed(0)
+    model = SequenceVAE(V, 8, 12, 16, 4, "lstm")
+    batch = batch_of([5, 2, 9])
+    enc = model.encoder
+    mu, logvar = model.encode(batch.tokens, batch.lengths)
+    fast_grads = torch.autograd.grad((mu.sum() + logvar.square().sum()), list(enc.parameters()))
+    packed = pack_padded_sequence(
+        enc.embedding(batch.tokens), batch.lengths + 2, batch_first=True, enforce_sorted=False
+    )
+    _, (h_n, _) = enc.lstm(packed)
+    ref_mu, ref_logvar = enc.to_gaussian(h_n[-1]).chunk(2, dim=-1)
+    ref_grads = torch.autograd.grad((ref_mu.sum() + ref_logvar.square().sum()), list(enc.parameters()))
+    torch.testing.assert_close(mu, ref_mu)
+    torch.testing.assert_close(logvar, ref_logvar)
+    for a, b in zip(fast_grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, b)

@@ -2,7 +2,8 @@
 
 Both decoders read input embeddings (already masked by the word dropout) and a latent ``z``
 and return next-word logits. Each offers a teacher-forced ``forward`` over the whole
-sequence and a one-step ``step`` for generation; both compute the same function.
+sequence (``hidden_states`` then the output layer, which a caller can apply to the real
+positions only) and a one-step ``step`` for generation; both compute the same function.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class _LatentInitDecoder(nn.Module):
         h = self.init_h(z)
         return h, torch.zeros_like(h)
 
+    def hidden_states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced top states: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, H)``."""
+        raise NotImplementedError
+
+    def forward(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, V)``."""
+        return self.output(self.hidden_states(inputs, z))
+
 
 class LSTMDecoder(_LatentInitDecoder):
     """Standard LSTM decoder (Bowman et al. 2016): ``h_0 = W z + b``, ``c_0 = 0``, input ``[e(x_{i-1}), z]``.
@@ -41,12 +50,12 @@ class LSTMDecoder(_LatentInitDecoder):
         super().__init__(hidden_dim, z_dim, vocab_size)
         self.lstm = nn.LSTM(emb_dim + z_dim, hidden_dim, batch_first=True)
 
-    def forward(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, V)``."""
+    def hidden_states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced top states: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, H)``."""
         h, c = self.init_state(z)
         x = torch.cat([inputs, z.unsqueeze(1).expand(-1, inputs.size(1), -1)], dim=-1)
         out, _ = self.lstm(x, (h.unsqueeze(0), c.unsqueeze(0)))
-        return self.output(out)
+        return out
 
     def step(self, inp: torch.Tensor, z: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step: ``inp (B, E)`` -> logits ``(B, V)`` and the next state."""
@@ -78,14 +87,14 @@ class DoubleLSTMDecoder(_LatentInitDecoder):
         state = self.predict(z, state)
         return self.update(torch.cat([inp, z], dim=-1), state)
 
-    def forward(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, V)``."""
+    def hidden_states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced top states: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, H)``."""
         state = self.init_state(z)
         hidden = []
         for i in range(inputs.size(1)):
             state = self._advance(inputs[:, i], z, state)
             hidden.append(state[0])
-        return self.output(torch.stack(hidden, dim=1))
+        return torch.stack(hidden, dim=1)
 
     def step(self, inp: torch.Tensor, z: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step: ``inp (B, E)`` -> logits ``(B, V)`` and the next state."""
@@ -181,8 +190,8 @@ class FusedDoubleLSTMDecoder(DoubleLSTMDecoder):
     (:class:`DoubleLSTMRecurrence`). ``step`` (generation) is the reference's.
     """
 
-    def forward(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, V)``."""
+    def hidden_states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced top states: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, H)``."""
         h, c = self.init_state(z)
         p, u = self.predict, self.update
         emb_dim = inputs.size(-1)
@@ -196,7 +205,7 @@ class FusedDoubleLSTMDecoder(DoubleLSTMDecoder):
             hidden = DoubleLSTMRecurrence.apply(
                 update_inputs.to(dtype), predict_gates.to(dtype), h.to(dtype), c.to(dtype), p.weight_hh, u.weight_hh
             )
-        return self.output(hidden.transpose(0, 1))
+        return hidden.transpose(0, 1)
 
 
 DECODERS = {

@@ -129,11 +129,19 @@ class SequenceVAE(nn.Module):
         return emb * keep + self.dec_embedding.weight[self.unk_id] * (1.0 - keep)
 
     def log_likelihood(self, tokens: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``log p(x | z, mask)`` per sentence, ``(B,)``; padding targets count zero."""
+        """``log p(x | z, mask)`` per sentence, ``(B,)``.
+
+        Only the real targets (not padding) go through the output layer and the softmax, the largest cost of a
+        step: their decoder states are gathered into one ``(N_real, H)`` matrix and the per-position log
+        probabilities summed back per sentence.
+        """
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
-        logits = self.decoder(self.embed_inputs(inputs, mask), z)
-        nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=self.pad_id, reduction="none")
-        return -nll.sum(dim=1)
+        hidden = self.decoder.hidden_states(self.embed_inputs(inputs, mask), z)
+        real = targets != self.pad_id
+        logits = self.decoder.output(hidden[real])
+        nll = F.cross_entropy(logits.float(), targets[real], reduction="none")
+        rows = torch.arange(tokens.size(0), device=tokens.device).unsqueeze(1).expand_as(targets)[real]
+        return -torch.zeros(tokens.size(0), dtype=nll.dtype, device=nll.device).index_add_(0, rows, nll)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> VAEOutput:
         """One-sample ELBO terms with the configured word dropout (active in training mode only)."""
