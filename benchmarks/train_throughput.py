@@ -32,22 +32,27 @@ DEFAULT_CASES = {
 
 
 class StepTimer(L.Callback):
-    """Wall time and predicted tokens of the training steps after ``warmup`` steps."""
+    """Wall time and predicted tokens of the training loop after ``warmup`` steps.
+
+    A step's time runs from the start of its batch to the start of the next, so it holds everything the loop
+    does per batch: loading, forward, backward, optimiser, EMA update, logging. The last batch, with no next
+    start, is not counted.
+    """
 
     def __init__(self, warmup: int):
         self.warmup = warmup
         self.seconds = 0.0
         self.tokens = 0
         self.steps = 0
+        self.previous: tuple[float, int] | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step > self.warmup:
-            self.seconds += time.perf_counter() - self.start
-            self.tokens += batch.num_tokens
+        now = time.perf_counter()
+        if self.previous is not None:
+            self.seconds += now - self.previous[0]
+            self.tokens += self.previous[1]
             self.steps += 1
+        self.previous = (now, batch.num_tokens) if trainer.global_step >= self.warmup else None
 
 
 def measure(overrides: list[str], steps: int, warmup: int) -> StepTimer:
