@@ -43,7 +43,7 @@ import torch
 from seqvae.config import Config, compose_config
 from seqvae.data.batching import Batch
 from seqvae.data.datamodule import TextDataModule, sentence_loader, split_path
-from seqvae.metrics.importance import CHUNK_TOKENS, iw_log_marginal
+from seqvae.metrics.importance import iw_log_marginal
 from seqvae.models.decoders import DECODERS
 from seqvae.objectives.kl import free_bits_kl
 from seqvae.training.task import VAETask
@@ -227,7 +227,7 @@ def time_iw(task: VAETask, loader, samples: int, device: torch.device, amp: Auto
     def nll_sum(batch: Batch, s: int) -> torch.Tensor:
         x, lengths = batch.tokens.to(device), batch.lengths.to(device)
         with amp():
-            log_px, _ = iw_log_marginal(model, x, *model.encode(x, lengths), s, CHUNK_TOKENS)
+            log_px, _ = iw_log_marginal(model, x, *model.encode(x, lengths), s)
         return -log_px.sum()
 
     nll_sum(batches[0], 2)

@@ -19,7 +19,7 @@ import torch
 from seqvae.config import DataConfig
 from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.data.vocab import Vocabulary
-from seqvae.metrics.importance import CHUNK_TOKENS, importance_weighted_nll
+from seqvae.metrics.importance import importance_weighted_nll
 from seqvae.metrics.mutual_info import model_mutual_information
 from seqvae.models.vae import SequenceVAE
 
@@ -72,7 +72,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=500, help="importance samples S")
     p.add_argument("--sentences", type=int, default=1000, help="first N test sentences")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--chunk-tokens", type=int, default=CHUNK_TOKENS, help="decoder positions per call")
+    p.add_argument("--chunk-tokens", type=int, default=None, help="decoder positions per call (default: by memory)")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()

@@ -18,6 +18,7 @@ from seqvae.metrics import (
     mutual_information_estimates,
     perplexity,
 )
+from seqvae.metrics.importance import CHUNK_TOKENS, MEMORY_SHARE, memory_chunk_tokens
 from seqvae.metrics.report import evaluate_checkpoint, evaluate_split
 from seqvae.models import SequenceVAE
 from seqvae.training.task import VAETask
@@ -184,6 +185,18 @@ def test_iw_nll_is_exact_when_q_is_the_prior_and_the_decoder_ignores_z(decoder, 
         exact = model.log_likelihood(batch.tokens, torch.zeros(len(SENTENCES), Z))
     torch.manual_seed(0)
     assert torch.allclose(log_px_rows(model, batch, samples, chunk_tokens), exact, atol=1e-4)
+
+
+def test_iw_chunks_are_sized_by_free_cuda_memory_and_fixed_on_cpu(monkeypatch):
+    model = tiny_model()
+    hidden, vocab = model.decoder.output.in_features, model.decoder.output.out_features
+    assert memory_chunk_tokens(model, torch.device("cpu")) == CHUNK_TOKENS
+    free = 40 * 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free, 80 * 2**30))
+    chunk = memory_chunk_tokens(model, torch.device("cuda"))
+    assert chunk == int(free * MEMORY_SHARE) // (4 * (3 * vocab + 12 * hidden))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (2**20, 80 * 2**30))
+    assert memory_chunk_tokens(model, torch.device("cuda")) == CHUNK_TOKENS
 
 
 def test_iw_nll_rejects_zero_samples():

@@ -18,8 +18,10 @@ from seqvae.models.vae import SequenceVAE
 
 LOG_2PI = math.log(2.0 * math.pi)
 
-#: Default decoder positions (rows x padded length) scored per call; logits take ``chunk_tokens * V`` floats.
+#: Decoder positions (rows x padded length) scored per call on the CPU; logits take ``chunk_tokens * V`` floats.
 CHUNK_TOKENS = 32_768
+#: Share of the free accelerator memory that one decoder call of the estimate may fill.
+MEMORY_SHARE = 0.5
 
 
 def log_normal_per_dim(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -55,6 +57,17 @@ class IWResult:
     samples: int
 
 
+def memory_chunk_tokens(model: SequenceVAE, device: torch.device) -> int:
+    """Decoder positions per call: :data:`CHUNK_TOKENS` on the CPU; on CUDA as many as :data:`MEMORY_SHARE` of
+    the free memory holds, at ``4 * (3 V + 12 H)`` bytes a position (float32 logits and their log-softmax, with
+    room to spare, and the decoder's gates and states), and never fewer than :data:`CHUNK_TOKENS`."""
+    if device.type != "cuda":
+        return CHUNK_TOKENS
+    free, _ = torch.cuda.mem_get_info(device)
+    hidden, vocab = model.decoder.output.in_features, model.decoder.output.out_features
+    return max(CHUNK_TOKENS, int(free * MEMORY_SHARE) // (4 * (3 * vocab + 12 * hidden)))
+
+
 def samples_per_chunk(tokens: torch.Tensor, chunk_tokens: int) -> int:
     """Samples scored per decoder call so that ``rows * (T_max + 1) <= chunk_tokens`` (at least one)."""
     positions = tokens.size(0) * (tokens.size(1) - 1)
@@ -82,7 +95,7 @@ def iw_log_marginal(
     mu: torch.Tensor,
     logvar: torch.Tensor,
     samples: int,
-    chunk_tokens: int = CHUNK_TOKENS,
+    chunk_tokens: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sentence ``log p(x)`` estimate and ``E_q[log p(x|z)]`` from the same ``samples`` draws.
 
@@ -93,14 +106,15 @@ def iw_log_marginal(
         tokens: ``(B, T_max + 2)`` padded ``<s> x </s>`` ids.
         mu, logvar: ``(B, Z)`` parameters of ``q(z|x)`` (from ``model.encode``).
         samples: ``S >= 1``.
-        chunk_tokens: bound on decoder positions per call (see :func:`samples_per_chunk`).
+        chunk_tokens: bound on decoder positions per call (see :func:`samples_per_chunk`); by default sized by
+            the device's memory (:func:`memory_chunk_tokens`), so sentences x samples go to the GPU in a few calls.
 
     Returns:
         ``(log_px, mean_log_px_z)``, each ``(B,)``.
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    chunk = samples_per_chunk(tokens, chunk_tokens)
+    chunk = samples_per_chunk(tokens, chunk_tokens or memory_chunk_tokens(model, mu.device))
     lse = torch.full((tokens.size(0),), -math.inf, device=mu.device)
     ll_sum = torch.zeros_like(lse)
     for start in range(0, samples, chunk):
@@ -112,7 +126,7 @@ def iw_log_marginal(
 
 @torch.no_grad()
 def importance_weighted_nll(
-    model: SequenceVAE, batches: Iterable[Batch], samples: int = 500, chunk_tokens: int = CHUNK_TOKENS
+    model: SequenceVAE, batches: Iterable[Batch], samples: int = 500, chunk_tokens: int | None = None
 ) -> IWResult:
     """``nll`` per sentence and ``ppl = exp(sum(nll) / N_tokens)`` over ``batches`` (evaluation mode)."""
     model.eval()

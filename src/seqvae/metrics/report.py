@@ -20,7 +20,7 @@ from rich.table import Table
 from seqvae.data.batching import Batch
 from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.metrics.active_units import AU_THRESHOLD, active_units
-from seqvae.metrics.importance import CHUNK_TOKENS, iw_log_marginal
+from seqvae.metrics.importance import iw_log_marginal
 from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.metrics.perplexity import perplexity
 from seqvae.models.vae import SequenceVAE
@@ -49,7 +49,7 @@ class SplitTotals:
     logvar: list[torch.Tensor] = field(default_factory=list)
 
     @torch.no_grad()
-    def add(self, model: SequenceVAE, batch: Batch, samples: int, chunk_tokens: int) -> None:
+    def add(self, model: SequenceVAE, batch: Batch, samples: int, chunk_tokens: int | None) -> None:
         """Encode ``batch`` once and add its terms; ``rec`` uses the ``samples`` importance draws (one if 0)."""
         device = next(model.parameters()).device
         x, lengths = batch.tokens.to(device), batch.lengths.to(device)
@@ -105,7 +105,7 @@ def evaluate_split(
     model: SequenceVAE,
     batches: Iterable[Batch],
     samples: int = 500,
-    chunk_tokens: int = CHUNK_TOKENS,
+    chunk_tokens: int | None = None,
     au_threshold: float = AU_THRESHOLD,
 ) -> dict[str, dict]:
     """All metrics of ``model`` (evaluation mode, no dropout) in one pass over ``batches``.
@@ -132,7 +132,7 @@ def evaluate_checkpoint(
     device: torch.device | str = "cpu",
     seed: int = 0,
     out: str | None = None,
-    chunk_tokens: int = CHUNK_TOKENS,
+    chunk_tokens: int | None = None,
     au_threshold: float = AU_THRESHOLD,
 ) -> dict:
     """Evaluate the averaged weights of ``checkpoint`` on ``split`` (no dropout), with a progress bar.
