@@ -1,5 +1,6 @@
 """CUDA checks, run with ``pytest -m gpu`` (skipped without a CUDA device): a training step of each decoder,
-the fused Double-LSTM against the step-by-step reference, and a bf16-mixed autocast step."""
+the fused Double-LSTM (as written and compiled) against the step-by-step reference, and a bf16-mixed autocast
+step."""
 
 import pytest
 import torch
@@ -81,21 +82,23 @@ def test_a_cuda_training_step_is_finite_and_moves_every_part(decoder, method):
         assert "dropout.adversary" in moved
 
 
-def test_fused_double_lstm_equals_the_reference_on_cuda(full_float32):
+@pytest.mark.parametrize("compiled", [False, True], ids=["fused", "compiled"])
+def test_fused_double_lstm_equals_the_reference_on_cuda(full_float32, compiled):
     torch.manual_seed(0)
     reference = build_decoder("double-lstm-reference", 24, 48, 6, V).cuda()
-    fused = build_decoder("double-lstm", 24, 48, 6, V).cuda()
+    fused = build_decoder("double-lstm", 24, 48, 6, V, compile_steps=compiled).cuda()
     fused.load_state_dict(reference.state_dict())
-    inputs = torch.randn(8, 21, 24, device="cuda", requires_grad=True)
-    z = torch.randn(8, 6, device="cuda", requires_grad=True)
-    weights = torch.randn(8, 21, V, device="cuda")
-    results = []
-    for decoder in (reference, fused):
-        logits = decoder(inputs, z)
-        grads = torch.autograd.grad((logits.tanh() * weights).sum(), [inputs, z, *decoder.parameters()])
-        results.append((logits, *grads))
-    for a, b in zip(*results, strict=True):
-        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+    for batch, length in ((8, 21), (5, 9), (11, 4)):  # a compiled step recompiles once, with dynamic shapes
+        inputs = torch.randn(batch, length, 24, device="cuda", requires_grad=True)
+        z = torch.randn(batch, 6, device="cuda", requires_grad=True)
+        weights = torch.randn(batch, length, V, device="cuda")
+        results = []
+        for decoder in (reference, fused):
+            logits = decoder(inputs, z)
+            grads = torch.autograd.grad((logits.tanh() * weights).sum(), [inputs, z, *decoder.parameters()])
+            results.append((logits, *grads))
+        for a, b in zip(*results, strict=True):
+            torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("decoder", list(DECODERS))

@@ -1,10 +1,13 @@
 """Decoders, encoder and the VAE: teacher forcing equals step-by-step decoding; dropout reaches the inputs."""
 
+import shutil
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from seqvae.config import compose_config
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE, UniformDropout
 from seqvae.models.decoders import build_decoder
@@ -51,6 +54,32 @@ def test_fused_double_lstm_equals_the_reference_in_outputs_and_gradients():
         )
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_double_lstm_steps_equal_the_reference_for_changing_batch_sizes():
+    torch.manual_seed(0)
+    reference = build_decoder("double-lstm-reference", 6, 10, 3, V).double()
+    compiled = build_decoder("double-lstm", 6, 10, 3, V, compile_steps=True).double()
+    compiled.load_state_dict(reference.state_dict())
+    for batch, length in ((4, 9), (3, 5), (7, 6)):  # the second shape recompiles with dynamic shapes
+        inputs = torch.randn(batch, length, 6, dtype=torch.double, requires_grad=True)
+        z = torch.randn(batch, 3, dtype=torch.double, requires_grad=True)
+        weights = torch.randn(batch, length, V, dtype=torch.double)
+        grads = []
+        for decoder in (reference, compiled):
+            logits = decoder(inputs, z)
+            loss = (logits.tanh() * weights).sum()
+            grads.append((logits, *torch.autograd.grad(loss, [inputs, z, *decoder.parameters()])))
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
+
+
+def test_only_the_double_lstm_decoder_compiles():
+    with pytest.raises(ValueError, match="double-lstm decoder only"):
+        build_decoder("lstm", 6, 10, 3, V, compile_steps=True)
+    with pytest.raises(ValueError, match="train.compile"):
+        compose_config(["model.decoder=lstm", "train.compile=true"])
 
 
 def test_fused_double_lstm_trains_under_bf16_autocast_with_a_float32_recurrence():

@@ -130,7 +130,11 @@ class AnnealConfig(KLSchedule):
 
 @dataclass
 class TrainConfig:
-    """Trainer settings: length, early stopping, hardware, logging, checkpoints."""
+    """Trainer settings: length, early stopping, hardware, logging, checkpoints.
+
+    ``compile`` runs the ``double-lstm`` decoder's recurrence steps through ``torch.compile`` (a C++ compiler on
+    the CPU, Triton on CUDA); it changes speed, not the function computed.
+    """
 
     max_epochs: int = 100
     max_steps: int = -1
@@ -145,6 +149,7 @@ class TrainConfig:
     limit_val_batches: float = 1.0
     progress_bar: bool = True
     resume: bool = True
+    compile: bool = False
 
     def __post_init__(self):
         _require(self.max_epochs >= 1, f"train.max_epochs must be >= 1, got {self.max_epochs}")
@@ -163,6 +168,12 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     out_dir: str = "runs/${data.name}-${dropout.method}-seed${seed}"
+
+    def __post_init__(self):
+        _require(
+            not self.train.compile or self.model.decoder == "double-lstm",
+            f"train.compile compiles the double-lstm decoder's recurrence; model.decoder is {self.model.decoder!r}",
+        )
 
     @classmethod
     def from_dict(cls, values: Any) -> Config:

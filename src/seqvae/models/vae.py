@@ -54,6 +54,7 @@ class SequenceVAE(nn.Module):
         dropout: a :class:`WordDropout` module (default: none).
         pad_id, unk_id: special ids.
         drop_to: ``zero`` (a dropped input becomes the zero vector) or ``unk``.
+        compile_steps: compile the ``double-lstm`` decoder's recurrence (see :func:`build_decoder`).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class SequenceVAE(nn.Module):
         pad_id: int = 0,
         unk_id: int = 1,
         drop_to: str = "zero",
+        compile_steps: bool = False,
     ):
         super().__init__()
         if drop_to not in ("zero", "unk"):
@@ -78,12 +80,12 @@ class SequenceVAE(nn.Module):
         self.drop_to = drop_to
         self.encoder = LSTMEncoder(vocab_size, emb_dim, enc_hidden, z_dim, pad_id)
         self.dec_embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_id)
-        self.decoder = build_decoder(decoder, emb_dim, dec_hidden, z_dim, vocab_size)
+        self.decoder = build_decoder(decoder, emb_dim, dec_hidden, z_dim, vocab_size, compile_steps)
         self.dropout = dropout if dropout is not None else WordDropout()
 
     @classmethod
     def from_config(cls, cfg, vocab_size: int, pad_id: int = 0, unk_id: int = 1) -> SequenceVAE:
-        """Build from the ``model`` and ``dropout`` sections of a run config."""
+        """Build from the ``model`` and ``dropout`` sections of a run config, and ``train.compile``."""
         m, d = cfg.model, cfg.dropout
         dropout = build_dropout(
             d.method,
@@ -107,6 +109,7 @@ class SequenceVAE(nn.Module):
             pad_id,
             unk_id,
             d.drop_to,
+            cfg.train.compile,
         )
 
     def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

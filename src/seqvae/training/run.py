@@ -38,6 +38,7 @@ RESUMABLE_KEYS = {"out_dir"} | {
         "checkpoint_every_n_steps",
         "progress_bar",
         "resume",
+        "compile",
     )
 }
 
