@@ -6,10 +6,10 @@
 #       wheels/ (made by benchmarks/build_device_wheels.sh on a machine with PyPI); torch is never touched. Without
 #       an install, PYTHONPATH=src; PTB comes from $SEQVAE_DATA, ../shared/data or wheels/data;
 #   (c) pytest -m gpu;
-#   (d) benchmarks/engine_table.py on CUDA: every row in fp32, then the fused double-lstm in bf16-mixed and in
-#       fp32 with TF32 matrix products;
+#   (d) benchmarks/engine_table.py on CUDA: every row in fp32 (the compiled double-lstm included), then the fused
+#       double-lstm in bf16-mixed and in fp32 with TF32 matrix products;
 #   (e) the elapsed time, the failed stages and the tables.
-# Each stage runs under `timeout`; the limits add up to 470 s (7 min 50 s). The log, the tables (.md) and their
+# Each stage runs under `timeout`; the limits add up to 465 s (7 min 45 s). The log, the tables (.md) and their
 # JSON go to $OUT if set (the device tool brings back what is there), else to /tmp/seqvae-device-check.
 # With the device tool: run(command="bash benchmarks/device_check.sh", carry=["wheels"], timeout_s=540).
 # Settings: STEPS (timed training steps per row, 30), WARMUP (5), PYTHON (python3), TABLE_ARGS (more
@@ -88,11 +88,11 @@ main() {
     }
 
     stage environment 20 bash -c environment || { echo "no usable CUDA: stopping"; return 1; }
-    stage install 60 bash -c install
+    stage install 45 bash -c install
     if ! "$PY" -c "import seqvae.config" 2> /dev/null; then
         export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
     fi
-    stage imports 30 "$PY" -c "import hydra, lightning, seqvae.training.task as t; print('seqvae from', t.__file__)" ||
+    stage imports 20 "$PY" -c "import hydra, lightning, seqvae.training.task as t; print('seqvae from', t.__file__)" ||
         { echo "the project does not import: stopping"; return 1; }
     if [ -z "${SEQVAE_DATA:-}" ] && [ ! -f ../shared/data/ptb/ptb.train.txt ] && [ -f wheels/data/ptb/ptb.train.txt ]
     then
@@ -100,10 +100,10 @@ main() {
     fi
     echo "PTB from ${SEQVAE_DATA:-../shared/data}/ptb"
 
-    stage "gpu tests" 80 "$PY" -m pytest -m gpu -q -rs --continue-on-collection-errors -p no:cacheprovider
-    table fp32 180
-    table bf16 55 --decoders double-lstm --precision bf16-mixed
-    table tf32 45 --decoders double-lstm --matmul-precision high
+    stage "gpu tests" 110 "$PY" -m pytest -m gpu -q -rs --continue-on-collection-errors -p no:cacheprovider
+    table fp32 200
+    table bf16 40 --decoders double-lstm --precision bf16-mixed
+    table tf32 30 --decoders double-lstm --matmul-precision high
 
     for name in fp32 bf16 tf32; do
         echo

@@ -1,14 +1,16 @@
 """Speed of the training step and of the importance-weighted NLL on PTB, as markdown tables (and JSON).
 
-Training rows: decoder (lstm, double-lstm-reference, double-lstm) x word dropout (none, awd) x hidden size
+Training rows: decoder (lstm, double-lstm-reference, double-lstm, and double-lstm-compiled: the fused decoder
+with ``train.compile=true``, its first-step compilation inside the warm-up) x word dropout (none, awd) x hidden size
 (encoder and decoder), each model and optimiser built by the project's own code (``compose_config`` with
 ``corpus=ptb``, then :class:`VAETask`, which calls ``SequenceVAE.from_config`` and builds the run's optimiser).
 A step is what the trainer does with a batch: the batch to the device, forward with word dropout (under bf16
 autocast for ``bf16-mixed``), loss ``mean(rec + beta * KL + R_psi)``, its finite check, backward, gradient-norm
 clipping and the optimiser step. Lightning's logging and the EMA weight update are left out
 (``train_throughput.py`` times the whole Lightning loop). Every row trains on the same PTB batches from the same
-initial seed, and the ratios are of tokens/s measured in this run: fused/ref = double-lstm over
-double-lstm-reference (same method and hidden), awd/none = awd over none (same decoder and hidden).
+initial seed, and the ratios are of tokens/s measured in this run: fused/ref = double-lstm (or
+double-lstm-compiled) over double-lstm-reference (same method and hidden), awd/none = awd over none (same
+decoder and hidden).
 
 IW-NLL rows: ``-log p(x)`` with S importance samples (``iw_log_marginal``, called as ``seqvae evaluate`` does)
 on the first N test sentences, for each decoder and hidden size, on the model its first training row left.
@@ -50,12 +52,15 @@ from seqvae.training.task import VAETask
 
 METHODS = ("none", "awd")
 FUSED, REFERENCE = "double-lstm", "double-lstm-reference"
+COMPILED = "double-lstm-compiled"  # the fused decoder with train.compile=true
+DECODER_CHOICES = [*DECODERS, COMPILED]
 Autocast = Callable[[], AbstractContextManager]
 
 
 @dataclass
 class TrainRow:
-    """One training configuration's timing; ``fused_over_ref`` and ``awd_over_none`` are ratios of tokens/s."""
+    """One training configuration's timing; ``fused_over_ref`` (fused or compiled over the reference) and
+    ``awd_over_none`` are ratios of tokens/s."""
 
     decoder: str
     method: str
@@ -160,7 +165,8 @@ def row_config(args: argparse.Namespace, decoder: str, method: str, hidden: int)
         [
             "corpus=ptb",
             f"method={method}",
-            f"model.decoder={decoder}",
+            f"model.decoder={FUSED if decoder == COMPILED else decoder}",
+            f"train.compile={decoder == COMPILED}",
             f"model.emb_dim={args.emb}",
             f"model.enc_hidden={hidden}",
             f"model.dec_hidden={hidden}",
@@ -245,7 +251,7 @@ def add_ratios(train: list[TrainRow], iw: list[IWRow]) -> None:
     by_key = {(r.decoder, r.method, r.hidden): r for r in train}
     for r in train:
         ref = by_key.get((REFERENCE, r.method, r.hidden))
-        if r.decoder == FUSED and ref is not None:
+        if r.decoder in (FUSED, COMPILED) and ref is not None:
             r.fused_over_ref = r.tokens_per_s / ref.tokens_per_s
         none = by_key.get((r.decoder, "none", r.hidden))
         if r.method == "awd" and none is not None:
@@ -253,7 +259,7 @@ def add_ratios(train: list[TrainRow], iw: list[IWRow]) -> None:
     iw_by_key = {(r.decoder, r.hidden): r for r in iw}
     for r in iw:
         ref = iw_by_key.get((REFERENCE, r.hidden))
-        if r.decoder == FUSED and ref is not None:
+        if r.decoder in (FUSED, COMPILED) and ref is not None:
             r.fused_over_ref = r.sentences_per_s / ref.sentences_per_s
 
 
@@ -321,7 +327,7 @@ def write_json(path: Path | None, meta: dict, train: list[TrainRow], iw: list[IW
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--decoders", nargs="+", default=["lstm", REFERENCE, FUSED], choices=list(DECODERS))
+    p.add_argument("--decoders", nargs="+", default=["lstm", REFERENCE, FUSED, COMPILED], choices=DECODER_CHOICES)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--hidden", nargs="+", type=int, default=[1024, 2048], help="encoder and decoder hidden sizes")
     p.add_argument("--emb", type=int, default=512)
