@@ -170,7 +170,7 @@ def _backward_step(
 def _compiled_steps() -> tuple[Callable[..., tuple[torch.Tensor, ...]], Callable[..., tuple[torch.Tensor, ...]]]:
     """:func:`_forward_step` and :func:`_backward_step` through ``torch.compile``: the gate arithmetic of a step
     becomes one generated kernel per cell (C++ on the CPU, Triton on CUDA) around the two matrix products. Shapes
-    are static at first and dynamic after the first recompile, so varying batch sizes compile at most twice."""
+    are static at first and dynamic after the first recompile, so a new batch size recompiles once, not each time."""
     return torch.compile(_forward_step, fullgraph=True), torch.compile(_backward_step, fullgraph=True)
 
 
