@@ -4,8 +4,10 @@ The peer (https://github.com/jxhe/vae-lagging-encoder) is imported from a checko
 copied here. Both train an LSTM-encoder / LSTM-decoder VAE of the same sizes with SGD (lr 1, gradient norm
 clipped at 5) on PTB's training split:
 
-- seqvae: ``seqvae train corpus=ptb method=M model.decoder=D``, the whole Lightning loop (data loading,
+- seqvae, loop: ``seqvae train corpus=ptb method=M model.decoder=D``, the whole Lightning loop (data loading,
   logging, EMA weights) timed from batch start to batch start (``train_throughput.py``);
+- seqvae, step: the same model's training step alone, as ``engine_table.py`` times it (forward, loss, backward,
+  clipping, SGD step; no logging, no EMA), on the first batches of the same loader;
 - the peer: its training step as ``text.py`` runs it without aggressive encoder updates (its own
   ``MonoTextData`` batches of sentences of one length, ``vae.loss``, backward, clipping, both optimisers'
   steps, the two ``.item()`` calls of its loss report).
@@ -20,6 +22,7 @@ Throughput is predicted tokens per second (every word and ``</s>``) after ``--wa
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -27,10 +30,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from engine_table import autocast, time_training
 from train_throughput import measure
 
 from seqvae.config import compose_config
-from seqvae.data.datamodule import split_path
+from seqvae.data.datamodule import TextDataModule, split_path
+from seqvae.training.task import VAETask
 
 
 def peer_throughput(peer_dir: Path, train_file: Path, a: argparse.Namespace) -> tuple[float, float]:
@@ -74,6 +79,18 @@ def peer_throughput(peer_dir: Path, train_file: Path, a: argparse.Namespace) -> 
     return tokens / seconds, 1000 * seconds / (len(order) - a.warmup)
 
 
+def step_throughput(overrides: list[str], steps: int, warmup: int) -> float:
+    """Tokens/s of seqvae's bare training step (``engine_table.time_training``) for a config."""
+    cfg = compose_config(overrides)
+    dm = TextDataModule(cfg.data, seed=cfg.seed)
+    batches = list(itertools.islice(dm.loader("train", shuffle=True), steps))
+    torch.manual_seed(cfg.seed)
+    task = VAETask(cfg.to_dict(), dm.vocab.words)
+    cpu = torch.device("cpu")
+    seconds, tokens, _ = time_training(task, batches, warmup, cpu, autocast(cpu, "32-true"))
+    return tokens / seconds
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lagging-encoder", type=Path, required=True, help="checkout of jxhe/vae-lagging-encoder")
@@ -96,17 +113,19 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; emb {a.emb}, hidden {a.hidden}, z {a.z}, "
         f"batch {a.batch_size}; {a.steps - a.warmup} timed steps per case and round\n"
     )
-    names = ["lagging-encoder (peer)"] + [f"seqvae {c}" for c in a.cases]
-    rates: dict[str, list[float]] = {name: [] for name in names}
+    peer_name = "lagging-encoder (peer)"
+    rates: dict[str, list[float]] = {peer_name: []}
     for _ in range(a.rounds):
-        rates[names[0]].append(peer_throughput(a.lagging_encoder, train_file, a)[0])
-        for case, name in zip(a.cases, names[1:], strict=True):
+        rates[peer_name].append(peer_throughput(a.lagging_encoder, train_file, a)[0])
+        for case in a.cases:
             method, decoder = case.split(":")
-            timer = measure([*sizes, f"method={method}", f"model.decoder={decoder}"], a.steps, a.warmup)
-            rates[name].append(timer.tokens / timer.seconds)
-    peer = np.mean(rates[names[0]])
+            overrides = [*sizes, f"method={method}", f"model.decoder={decoder}"]
+            timer = measure(overrides, a.steps, a.warmup)
+            rates.setdefault(f"seqvae {case}, loop", []).append(timer.tokens / timer.seconds)
+            rates.setdefault(f"seqvae {case}, step", []).append(step_throughput(overrides, a.steps, a.warmup))
+    peer = np.mean(rates[peer_name])
     print("| run | tokens/s per round | mean | / peer |\n|---|---|---|---|")
-    for name in names:
+    for name in rates:
         per_round = " / ".join(f"{r:,.0f}" for r in rates[name])
         print(f"| {name} | {per_round} | {np.mean(rates[name]):,.0f} | {np.mean(rates[name]) / peer:.2f} |")
 
