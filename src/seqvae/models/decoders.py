@@ -174,6 +174,11 @@ def _compiled_steps() -> tuple[Callable[..., tuple[torch.Tensor, ...]], Callable
     return torch.compile(_forward_step, fullgraph=True), torch.compile(_backward_step, fullgraph=True)
 
 
+#: What :meth:`DoubleLSTMRecurrence.run` keeps of each step for the backward: the state before the step, the
+#: predict cell's gates and state, the update cell's gates and cell state.
+SAVED = ("h_prev", "c_prev", "gates_p", "c_mid", "h_mid", "gates_u", "c_out")
+
+
 class DoubleLSTMRecurrence(torch.autograd.Function):
     """The Double-LSTM recurrence once the input projections are done, with a hand-written backward.
 
@@ -187,26 +192,30 @@ class DoubleLSTMRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, update_inputs, predict_gates, h0, c0, w_predict, w_update, compiled):
+    def run(update_inputs, predict_gates, h0, c0, w_predict, w_update, compiled, keep):
+        """The forward steps: the outputs ``(L, B, H)`` and, with ``keep``, the per-step tensors the backward
+        reads, each stacked over the steps (:data:`SAVED` order); ``None`` without (inference keeps nothing)."""
         forward_step = _compiled_steps()[0] if compiled else _forward_step
-        ctx.compiled = compiled
         h, c = h0, c0
-        saved = {key: [] for key in ("h_prev", "c_prev", "gates_p", "c_mid", "h_mid", "gates_u", "c_out")}
+        saved = [[] for _ in SAVED]
         outputs = []
         for t in range(update_inputs.size(0)):
-            saved["h_prev"].append(h)
-            saved["c_prev"].append(c)
-            gates_p, c_mid, h_mid, gates_u, c, h = forward_step(
-                update_inputs[t], predict_gates, h, c, w_predict, w_update
-            )
-            for key, value in zip(
-                ("gates_p", "c_mid", "h_mid", "gates_u", "c_out"), (gates_p, c_mid, h_mid, gates_u, c), strict=True
-            ):
-                saved[key].append(value)
+            step = forward_step(update_inputs[t], predict_gates, h, c, w_predict, w_update)
+            if keep:
+                for store, value in zip(saved, (h, c, *step[:5]), strict=True):
+                    store.append(value)
+            c, h = step[4], step[5]
             outputs.append(h)
-        if any(ctx.needs_input_grad):
-            ctx.save_for_backward(w_predict, w_update, *(torch.stack(saved[key]) for key in saved))
-        return torch.stack(outputs)
+        return torch.stack(outputs), [torch.stack(store) for store in saved] if keep else None
+
+    @staticmethod
+    def forward(ctx, update_inputs, predict_gates, h0, c0, w_predict, w_update, compiled):
+        ctx.compiled = compiled
+        outputs, saved = DoubleLSTMRecurrence.run(
+            update_inputs, predict_gates, h0, c0, w_predict, w_update, compiled, keep=True
+        )
+        ctx.save_for_backward(w_predict, w_update, *saved)
+        return outputs
 
     @staticmethod
     def backward(ctx, d_outputs):
@@ -250,16 +259,13 @@ class FusedDoubleLSTMDecoder(DoubleLSTMDecoder):
         # The hand-written backward runs in the weights' dtype: under autocast (bf16-mixed) the recurrence stays
         # in float32, the projections around it do not.
         dtype = u.weight_hh.dtype
+        args = (update_inputs, predict_gates, h, c)
+        args = (*(x.to(dtype) for x in args), p.weight_hh, u.weight_hh, self.compile_steps)
         with torch.autocast(inputs.device.type, enabled=False):
-            hidden = DoubleLSTMRecurrence.apply(
-                update_inputs.to(dtype),
-                predict_gates.to(dtype),
-                h.to(dtype),
-                c.to(dtype),
-                p.weight_hh,
-                u.weight_hh,
-                self.compile_steps,
-            )
+            if torch.is_grad_enabled():
+                hidden = DoubleLSTMRecurrence.apply(*args)
+            else:  # evaluation (e.g. the IW-NLL's many samples): no per-step tensors kept for a backward
+                hidden = DoubleLSTMRecurrence.run(*args, keep=False)[0]
         return hidden.transpose(0, 1)
 
 
