@@ -1,6 +1,7 @@
 """Training: overfitting, exact resume, loud failure on NaN, annealing and free bits."""
 
 import csv
+import json
 import math
 import os
 import signal
@@ -151,6 +152,15 @@ def test_a_finished_run_is_reused_not_trained_again(small_corpus, tmp_path):
     assert again == first and (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
     longer = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "run")
     assert longer["epochs"] == 2 and longer["global_step"] == 2 * first["global_step"]
+
+
+def test_a_run_saved_before_a_config_key_existed_counts_it_as_its_default(small_corpus, tmp_path):
+    first = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
+    config_path = tmp_path / "run" / "config.json"
+    saved = json.loads(config_path.read_text())
+    del saved["train"]["compile"]  # as written by a version without train.compile
+    config_path.write_text(json.dumps(saved))
+    assert fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run") == first
 
 
 def test_a_run_folder_of_another_config_is_not_resumed(small_corpus, tmp_path):

@@ -136,11 +136,13 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 
 def saved_config_changes(cfg: Config, out_dir: str | Path) -> dict[str, tuple] | None:
     """``dotted key -> (saved, new)`` for each value in which the run saved in ``out_dir`` differs from ``cfg``;
-    ``None`` if no run was saved there."""
+    ``None`` if no run was saved there. A key the saved config lacks (one added to the schema since) counts as
+    its default, which is what that run computed with."""
     config_path = Path(out_dir) / "config.json"
     if not config_path.is_file():
         return None
-    saved, new = _flatten(json.loads(config_path.read_text())), _flatten(cfg.to_dict())
+    saved = {**_flatten(Config().to_dict()), **_flatten(json.loads(config_path.read_text()))}
+    new = _flatten(cfg.to_dict())
     return {k: (saved.get(k), new.get(k)) for k in sorted(saved.keys() | new.keys()) if saved.get(k) != new.get(k)}
 
 
