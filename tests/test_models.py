@@ -37,25 +37,29 @@ def test_teacher_forced_log_likelihood_equals_stepwise_decoding(kind):
     assert torch.allclose(teacher, stepwise, atol=1e-5)
 
 
+def assert_same_outputs_and_gradients(reference, other, batch, length, atol, rtol):
+    """``other`` gives ``reference``'s logits and gradients (inputs, z, parameters) on a random float64 batch."""
+    inputs = torch.randn(batch, length, 6, dtype=torch.double, requires_grad=True)
+    z = torch.randn(batch, 3, dtype=torch.double, requires_grad=True)
+    weights = torch.randn(batch, length, V, dtype=torch.double)
+    results = []
+    for decoder in (reference, other):
+        logits = decoder(inputs, z)
+        loss = (logits.tanh() * weights).sum()
+        results.append((logits, *torch.autograd.grad(loss, [inputs, z, *decoder.parameters()])))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
+    with torch.no_grad():  # evaluation runs the recurrence without keeping anything for a backward
+        torch.testing.assert_close(other(inputs, z), reference(inputs, z), atol=atol, rtol=rtol)
+
+
 def test_fused_double_lstm_equals_the_reference_in_outputs_and_gradients():
     torch.manual_seed(0)
     reference = build_decoder("double-lstm-reference", 6, 10, 3, V).double()
     fused = build_decoder("double-lstm", 6, 10, 3, V).double()
     assert type(fused) is not type(reference)
     fused.load_state_dict(reference.state_dict())  # the same parameters: checkpoints are interchangeable
-    inputs = torch.randn(4, 9, 6, dtype=torch.double, requires_grad=True)
-    z = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
-    weights = torch.randn(4, 9, V, dtype=torch.double)
-    grads = []
-    for decoder in (reference, fused):
-        logits = decoder(inputs, z)
-        grads.append(
-            (logits, *torch.autograd.grad((logits.tanh() * weights).sum(), [inputs, z, *decoder.parameters()]))
-        )
-    for a, b in zip(*grads, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
-    with torch.no_grad():  # evaluation runs the recurrence without keeping anything for a backward
-        torch.testing.assert_close(fused(inputs, z), reference(inputs, z), atol=1e-12, rtol=1e-10)
+    assert_same_outputs_and_gradients(reference, fused, 4, 9, atol=1e-12, rtol=1e-10)
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
@@ -65,16 +69,7 @@ def test_compiled_double_lstm_steps_equal_the_reference_for_changing_batch_sizes
     compiled = build_decoder("double-lstm", 6, 10, 3, V, compile_steps=True).double()
     compiled.load_state_dict(reference.state_dict())
     for batch, length in ((4, 9), (3, 5), (7, 6)):  # the second shape recompiles with dynamic shapes
-        inputs = torch.randn(batch, length, 6, dtype=torch.double, requires_grad=True)
-        z = torch.randn(batch, 3, dtype=torch.double, requires_grad=True)
-        weights = torch.randn(batch, length, V, dtype=torch.double)
-        grads = []
-        for decoder in (reference, compiled):
-            logits = decoder(inputs, z)
-            loss = (logits.tanh() * weights).sum()
-            grads.append((logits, *torch.autograd.grad(loss, [inputs, z, *decoder.parameters()])))
-        for a, b in zip(*grads, strict=True):
-            torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
+        assert_same_outputs_and_gradients(reference, compiled, batch, length, atol=1e-10, rtol=1e-8)
 
 
 def test_only_the_double_lstm_decoder_compiles():
