@@ -259,8 +259,8 @@ class FusedDoubleLSTMDecoder(DoubleLSTMDecoder):
         # The hand-written backward runs in the weights' dtype: under autocast (bf16-mixed) the recurrence stays
         # in float32, the projections around it do not.
         dtype = u.weight_hh.dtype
-        args = (update_inputs, predict_gates, h, c)
-        args = (*(x.to(dtype) for x in args), p.weight_hh, u.weight_hh, self.compile_steps)
+        states = (x.to(dtype) for x in (update_inputs, predict_gates, h, c))
+        args = (*states, p.weight_hh, u.weight_hh, self.compile_steps)
         with torch.autocast(inputs.device.type, enabled=False):
             if torch.is_grad_enabled():
                 hidden = DoubleLSTMRecurrence.apply(*args)
