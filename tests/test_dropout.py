@@ -5,9 +5,8 @@ import math
 import pytest
 import torch
 
-from seqvae.models.adversary import Adversary
-from seqvae.models.dropout import AdversarialDropout, UniformDropout, WordDropout, drop_count, droppable
-from seqvae.models.topk import hard_topk_mask, project_capped_simplex, reverse_gradient, straight_through_topk
+from seqvae.models.dropout import AdversarialWordDropout, Adversary, UniformDropout, WordDropout, drop_count, droppable
+from seqvae.models.dropout.topk import hard_topk_mask, project_capped_simplex, reverse_gradient, straight_through_topk
 
 V = 30
 
@@ -22,8 +21,8 @@ def random_inputs(batch: int, max_len: int, generator: torch.Generator) -> tuple
     return tokens, lengths
 
 
-def awd(rate: float = 0.3, lam: float = 1.0, tau: float = 1.0) -> AdversarialDropout:
-    return AdversarialDropout(Adversary(V, 8, 16), rate, tau=tau, lam=lam)
+def awd(rate: float = 0.3, lam: float = 1.0, tau: float = 1.0) -> AdversarialWordDropout:
+    return AdversarialWordDropout(Adversary(V, 8, 16), rate, tau=tau, lam=lam)
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.2, 0.3, 0.5, 0.9])
@@ -119,7 +118,7 @@ def test_fixed_score_scale_fixes_sigma_and_regularises_only_the_means():
     valid = droppable(lengths, tokens.size(1))
     scale, lam = 0.5, 0.3
     torch.manual_seed(0)
-    dropout = AdversarialDropout(Adversary(V, 8, 16), 0.4, lam=lam, score_scale=scale).train()
+    dropout = AdversarialWordDropout(Adversary(V, 8, 16), 0.4, lam=lam, score_scale=scale).train()
     head = dropout.adversary.head.weight  # row 0 gives mu, row 1 the (now unused) logvar
     mu, logvar = dropout.score_distribution(tokens)
     assert torch.equal(logvar, torch.full_like(mu, 2 * math.log(scale)))
@@ -137,12 +136,12 @@ def test_fixed_score_scale_fixes_sigma_and_regularises_only_the_means():
 
 
 def diagnose(mu: torch.Tensor, sigma: torch.Tensor, lengths: torch.Tensor, rate: float) -> dict[str, torch.Tensor]:
-    """:meth:`AdversarialDropout.diagnostics` of one draw of scores ``mu + sigma * eps`` and its exact-K mask."""
+    """:meth:`AdversarialWordDropout.diagnostics` of one draw of scores ``mu + sigma * eps`` and its exact-K mask."""
     valid = droppable(lengths, mu.size(1))
     n_keep = lengths - drop_count(lengths, rate)
     scores = mu + sigma * torch.randn_like(mu)
     keep = hard_topk_mask(scores, n_keep, valid)
-    return AdversarialDropout.diagnostics(mu, sigma, scores, keep, n_keep, lengths, valid)
+    return awd(rate).diagnostics(mu, sigma, scores, keep, lengths)
 
 
 def test_deterministic_adversary_drops_the_same_words_every_draw():

@@ -1,7 +1,10 @@
 """Typed run configuration: the schema behind the Hydra configs in ``seqvae/conf``.
 
-Defaults are those of SPEC sections 1-3. Each section checks its values when built, so a bad
-override fails with a message naming the key.
+Every default is written once, here: those of SPEC sections 1-3 (the paper's model and training). The YAML
+files of ``seqvae/conf`` hold only what differs from them: a corpus its files (and, for the small embedded
+corpus, its training length), a method its name, a scale its sizes, an experiment its grid. Each section
+checks its values when built, with the checks of the module that owns the value, so a bad override fails with
+a message naming the key.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from omegaconf import OmegaConf
 
 from seqvae.models.decoders import DECODERS
 from seqvae.models.dropout import METHODS
+from seqvae.models.dropout.awd import check_awd_settings
+from seqvae.models.dropout.base import check_rate
+from seqvae.models.vae import DROP_TO
 from seqvae.objectives.annealing import KLSchedule
+from seqvae.training.optimizers import OPTIMIZERS
+
+# Values that configs saved by earlier versions hold under another name: key -> {old: new}.
+RENAMED_VALUES = {("dropout", "method"): {"adversarial": "awd"}}
 
 
 def _require(ok: bool, message: str) -> None:
@@ -69,13 +79,13 @@ class ModelConfig:
 
 @dataclass
 class DropoutConfig:
-    """Decoder-input dropout: ``method`` none / uniform / adversarial, rate ``R`` and AWD settings.
+    """Decoder-input dropout: ``method`` (:data:`seqvae.models.dropout.METHODS`), rate ``R`` and AWD settings.
 
     AWD options of the original code: ``score_scale`` fixes the adversary's score sigma (``null``: learned);
     ``adv_optim`` / ``adv_lr`` give the adversary its own optimiser and learning rate (``null``: the VAE's).
     """
 
-    method: str = "adversarial"
+    method: str = "awd"
     rate: float = 0.3
     exact_k: bool = False
     drop_to: str = "zero"
@@ -89,19 +99,20 @@ class DropoutConfig:
 
     def __post_init__(self):
         _require(self.method in METHODS, f"unknown dropout.method {self.method!r}; choose one of {list(METHODS)}")
-        _require(0.0 <= self.rate < 1.0, f"dropout.rate (R) must be in [0, 1), got {self.rate}")
-        _require(self.drop_to in ("zero", "unk"), f"dropout.drop_to must be zero or unk, got {self.drop_to!r}")
-        _require(self.tau > 0, f"dropout.tau must be > 0, got {self.tau}")
-        _require(self.lam >= 0, f"dropout.lam must be >= 0, got {self.lam}")
-        scale, adv_optim = self.score_scale, self.adv_optim
-        _require(scale is None or scale > 0, f"dropout.score_scale must be > 0, got {scale}")
-        _require(adv_optim in (None, "sgd", "adam"), f"dropout.adv_optim must be null, sgd or adam, got {adv_optim!r}")
+        check_rate(self.rate, "dropout.rate (R)")
+        _require(self.drop_to in DROP_TO, f"dropout.drop_to must be one of {DROP_TO}, got {self.drop_to!r}")
+        check_awd_settings(self.tau, self.lam, self.score_scale, prefix="dropout.")
+        adv_optim = self.adv_optim
+        _require(
+            adv_optim is None or adv_optim in OPTIMIZERS,
+            f"dropout.adv_optim must be null or one of {sorted(OPTIMIZERS)}, got {adv_optim!r}",
+        )
         _require(self.adv_lr is None or self.adv_lr > 0, f"dropout.adv_lr must be > 0, got {self.adv_lr}")
 
 
 @dataclass
 class OptimConfig:
-    """Optimiser (``sgd`` or ``adam``), clipping, per-epoch lr decay, Polyak/EMA decay."""
+    """Optimiser (:data:`seqvae.training.optimizers.OPTIMIZERS`), clipping, per-epoch lr decay, Polyak/EMA decay."""
 
     name: str = "sgd"
     lr: float = 1.0
@@ -110,7 +121,7 @@ class OptimConfig:
     ema_decay: float = 0.9995
 
     def __post_init__(self):
-        _require(self.name in ("sgd", "adam"), f"optim.name must be sgd or adam, got {self.name!r}")
+        _require(self.name in OPTIMIZERS, f"optim.name must be one of {sorted(OPTIMIZERS)}, got {self.name!r}")
         _require(self.lr > 0, f"optim.lr must be > 0, got {self.lr}")
         _require(0 < self.lr_decay <= 1, f"optim.lr_decay must be in (0, 1], got {self.lr_decay}")
         _require(self.grad_clip > 0, f"optim.grad_clip must be > 0, got {self.grad_clip}")
@@ -181,9 +192,26 @@ class Config:
         merged = OmegaConf.merge(OmegaConf.structured(cls), values)
         return OmegaConf.to_object(merged)
 
+    @classmethod
+    def from_saved(cls, values: dict) -> Config:
+        """:meth:`from_dict` of a config saved by this or an earlier version (``config.json``, a checkpoint's):
+        values renamed since (:data:`RENAMED_VALUES`) are read under their new names."""
+        return cls.from_dict(upgrade_saved(values))
+
     def to_dict(self) -> dict:
         """Plain, resolved dict (for checkpoints and JSON)."""
         return asdict(self)
+
+
+def upgrade_saved(values: dict) -> dict:
+    """A copy of a saved config (plain dict) with :data:`RENAMED_VALUES` renamed; keys added to the schema since
+    it was saved take their defaults when it is built."""
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for (section, key), renames in RENAMED_VALUES.items():
+        old = values.get(section, {}).get(key)
+        if isinstance(old, str) and old in renames:
+            values[section][key] = renames[old]
+    return values
 
 
 def register_schema() -> None:

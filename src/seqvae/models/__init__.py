@@ -1,14 +1,19 @@
-"""Plain ``torch.nn`` model code: encoder, decoders, adversary, word dropout, the VAE."""
+"""Plain ``torch.nn`` model code: encoder, decoders, word dropout (with AWD's adversary), the VAE."""
 
-from seqvae.models.adversary import Adversary
 from seqvae.models.decoders import DoubleLSTMDecoder, LSTMDecoder, build_decoder
-from seqvae.models.dropout import AdversarialDropout, UniformDropout, WordDropout, build_dropout
+from seqvae.models.dropout import (
+    AdversarialWordDropout,
+    Adversary,
+    UniformDropout,
+    WordDropout,
+    build_dropout,
+)
 from seqvae.models.encoder import LSTMEncoder
 from seqvae.models.vae import SequenceVAE, VAEOutput
 
 __all__ = [
     "Adversary",
-    "AdversarialDropout",
+    "AdversarialWordDropout",
     "DoubleLSTMDecoder",
     "LSTMDecoder",
     "LSTMEncoder",

@@ -11,7 +11,10 @@ from torch import nn
 from seqvae.models.decoders import build_decoder
 from seqvae.models.dropout import WordDropout, build_dropout
 from seqvae.models.encoder import LSTMEncoder
-from seqvae.objectives.kl import gaussian_kl
+from seqvae.objectives.kl import free_bits_kl, gaussian_kl
+
+# What a dropped decoder input becomes: the zero vector or the embedding of <unk>.
+DROP_TO = ("zero", "unk")
 
 
 @dataclass
@@ -38,6 +41,11 @@ class VAEOutput:
     def kl(self) -> torch.Tensor:
         """``(B,)`` KL per sentence."""
         return self.kl_per_dim.sum(dim=-1)
+
+    def loss(self, beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
+        """The training objective, ``mean_b[rec + beta * KL + R_psi]`` (SPEC section 2), the KL with a free-bits
+        floor of ``free_bits`` nats per dimension (Kingma et al. 2016)."""
+        return (self.rec + beta * free_bits_kl(self.kl_per_dim, free_bits) + self.regulariser).mean()
 
 
 class SequenceVAE(nn.Module):
@@ -72,8 +80,8 @@ class SequenceVAE(nn.Module):
         compile_steps: bool = False,
     ):
         super().__init__()
-        if drop_to not in ("zero", "unk"):
-            raise ValueError(f"drop_to must be 'zero' or 'unk', got {drop_to!r}")
+        if drop_to not in DROP_TO:
+            raise ValueError(f"drop_to must be one of {DROP_TO}, got {drop_to!r}")
         self.z_dim = z_dim
         self.pad_id = pad_id
         self.unk_id = unk_id
