@@ -47,7 +47,6 @@ from seqvae.data.batching import Batch
 from seqvae.data.datamodule import TextDataModule, sentence_loader, split_path
 from seqvae.metrics.importance import iw_log_marginal
 from seqvae.models.decoders import DECODERS
-from seqvae.objectives.kl import free_bits_kl
 from seqvae.training.task import VAETask
 
 METHODS = ("none", "awd")
@@ -164,6 +163,7 @@ def row_config(args: argparse.Namespace, decoder: str, method: str, hidden: int)
     return compose_config(
         [
             "corpus=ptb",
+            "size=paper",
             f"method={method}",
             f"model.decoder={FUSED if decoder == COMPILED else decoder}",
             f"train.compile={decoder == COMPILED}",
@@ -197,8 +197,7 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     with amp():
         out = task.model(tokens, lengths)
-        kl = free_bits_kl(out.kl_per_dim, cfg.anneal.free_bits)
-        loss = (out.rec + cfg.anneal.beta(step) * kl + out.regulariser).mean()
+        loss = out.loss(cfg.anneal.beta(step), cfg.anneal.free_bits)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"non-finite loss at step {step}")
     loss.backward()

@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     sizes = [f"model.emb_dim={a.emb}", f"model.enc_hidden={a.hidden}", f"model.dec_hidden={a.hidden}"]
-    sizes += [f"model.z_dim={a.z}", f"data.batch_size={a.batch_size}", f"seed={a.seed}", "corpus=ptb"]
+    sizes += [f"model.z_dim={a.z}", f"data.batch_size={a.batch_size}", f"seed={a.seed}", "corpus=ptb", "size=paper"]
     train_file = split_path(compose_config(sizes).data, "train")
     if not train_file.is_file():
         sys.exit(f"PTB not found at {train_file}: set SEQVAE_DATA to the folder that holds ptb/")

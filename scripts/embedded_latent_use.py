@@ -6,7 +6,7 @@ probes of topic and sentiment on posterior means (fitted on train), and how ofte
 source's topic and sentiment, judged by the grammar's factor words (:func:`seqvae.data.grammar.infer_factors`).
 Writes ``latent_use.json`` (every run) and ``latent_use.md`` (mean ± std over seeds) to ``--out``:
 
-    python experiments/embedded_latent_use.py --runs runs/latent-use --out docs/results
+    python scripts/embedded_latent_use.py --runs runs/latent-use --out docs/results
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import torch
 
-from seqvae.analysis.probe import probe_task, split_labels
+from seqvae.analysis.probe import probe_model, split_labels
 from seqvae.analysis.reconstruction import factor_agreement, reconstruct
+from seqvae.checkpoint import load_checkpoint
 from seqvae.config import compose_config
 from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.data.grammar import infer_factors
-from seqvae.metrics.report import evaluate_split
+from seqvae.metrics.evaluate import evaluate_split
 from seqvae.training.run import fit
-from seqvae.training.task import load_task
 
 METHODS = ("none", "uniform", "awd")
 COLUMNS = (
@@ -45,15 +45,16 @@ COLUMNS = (
 def measure(checkpoint: str, seed: int) -> tuple[dict, list[tuple[str, str]]]:
     """Test-split figures of one checkpoint and its first reconstructions as ``(source, decoded)`` pairs."""
     torch.manual_seed(seed)  # the MI estimate and the posterior samples below draw from the global generator
-    task = load_task(checkpoint)
-    split = load_split(task.cfg.data, "test")
-    loader = sentence_loader([task.vocab.encode(s) for s in split.sentences], task.vocab, 256)
-    figures = evaluate_split(task.model, loader, samples=0)
+    trained = load_checkpoint(checkpoint)
+    split = load_split(trained.cfg.data, "test")
+    loader = sentence_loader([trained.vocab.encode(s) for s in split.sentences], trained.vocab, 256)
+    figures = evaluate_split(trained.model, loader, samples=0)
     row = {key: figures[key]["value"] for key in ("kl", "mi", "au")}
-    row |= {f"probe_{p.factor}": p.accuracy for p in probe_task(task, "train", "test", seed=seed)}
-    labels = split_labels(task.cfg.data, "test", loaded=split)
+    row |= {f"probe_{p.factor}": p.accuracy for p in probe_model(trained, "train", "test", seed=seed)}
+    labels = split_labels(trained.cfg.data, "test", loaded=split)
     decoded = {
-        kind: reconstruct(task.model, task.vocab, split.sentences, kind == "sample") for kind in ("mean", "sample")
+        kind: reconstruct(trained.model, trained.vocab, split.sentences, kind == "sample")
+        for kind in ("mean", "sample")
     }
     for kind, sentences in decoded.items():
         row |= {f"{kind}_{f}": share for f, share in factor_agreement(sentences, labels, infer_factors).items()}
@@ -96,7 +97,7 @@ def main() -> None:
     (args.out / "latent_use.json").write_text(json.dumps(payload, indent=1) + "\n")
     note = (
         f"Embedded corpus, test split (1,000 sentences), `seqvae train method=M seed=S` defaults, seeds "
-        f"{args.seeds}; {machine}. Made by `python experiments/embedded_latent_use.py`.\n\n"
+        f"{args.seeds}; {machine}. Made by `python scripts/embedded_latent_use.py`.\n\n"
     )
     (args.out / "latent_use.md").write_text(note + table(results))
     print(note + table(results))

@@ -10,7 +10,8 @@ import csv
 
 import pytest
 
-from seqvae.analysis.probe import probe_checkpoint
+from seqvae.analysis.probe import probe_model
+from seqvae.checkpoint import load_checkpoint
 from seqvae.config import compose_config
 from seqvae.training.run import fit
 
@@ -26,7 +27,7 @@ def two_epoch_runs(tmp_path_factory):
     for method in ("awd", "none"):
         out = tmp_path_factory.mktemp(method)
         summary = fit(compose_config([f"method={method}", "train.max_epochs=2", "train.progress_bar=false"]), out)
-        probes = probe_checkpoint(summary["best_checkpoint"], "train", "test")
+        probes = probe_model(load_checkpoint(summary["best_checkpoint"]), "train", "test")
         results[method] = {**final_validation(out), **{f"probe_{p.factor}": p.accuracy for p in probes}}
     return results
 

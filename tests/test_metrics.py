@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from seqvae.checkpoint import load_checkpoint
 from seqvae.data.batching import make_batch
 from seqvae.data.datamodule import load_split
 from seqvae.data.vocab import Vocabulary
@@ -18,8 +19,8 @@ from seqvae.metrics import (
     mutual_information_estimates,
     perplexity,
 )
+from seqvae.metrics.evaluate import evaluate_checkpoint, evaluate_split
 from seqvae.metrics.importance import CHUNK_TOKENS, MEMORY_SHARE, memory_chunk_tokens
-from seqvae.metrics.report import evaluate_checkpoint, evaluate_split
 from seqvae.models import SequenceVAE
 from seqvae.training.task import VAETask
 
@@ -252,18 +253,18 @@ def test_evaluate_split_is_consistent():
     assert "nll" not in evaluate_split(model, batches, samples=0)
 
 
-def test_evaluate_checkpoint_writes_all_figures(small_corpus, tmp_path, capsys):
+def test_evaluate_checkpoint_writes_all_figures(small_corpus, tmp_path):
     cfg = tiny_config(small_corpus)
     vocab = Vocabulary.build(load_split(cfg.data, "train").sentences)
     task = VAETask(cfg.to_dict(), vocab.words)
     ckpt = tmp_path / "model.ckpt"
     state = {"hyper_parameters": {"config": cfg.to_dict()}, "vocab": vocab.words, "state_dict": task.state_dict()}
     torch.save(state, ckpt)
-    results = evaluate_checkpoint(str(ckpt), "test", samples=3, max_sentences=40, batch_size=16, seed=5)
+    results = evaluate_checkpoint(load_checkpoint(ckpt), "test", samples=3, max_sentences=40, batch_size=16, seed=5)
     written = json.loads((tmp_path / "model.test.json").read_text())
+    assert results.pop("written_to") == str(tmp_path / "model.test.json")
     assert written == json.loads(json.dumps(results))
     assert (written["seed"], written["samples"], written["eos_counted"]) == (5, 3, True)
     assert written["config"]["model"]["z_dim"] == cfg.model.z_dim
     assert written["metrics"]["nll"]["sentences"] == 40
     assert len(written["metrics"]["au"]["variances"]) == cfg.model.z_dim
-    assert "ppl_elbo" in capsys.readouterr().out

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config, write_small_corpus
+from conftest import command_error, tiny_config, write_small_corpus
 
 from seqvae.analysis.latents import encode_sentences
-from seqvae.analysis.probe import probe_checkpoint, probe_factor, read_label_columns, split_labels
+from seqvae.analysis.probe import probe_factor, probe_model, read_label_columns, split_labels
+from seqvae.checkpoint import load_checkpoint
 from seqvae.cli import main
 from seqvae.config import DataConfig
 from seqvae.data import CorpusError, Vocabulary
@@ -76,18 +77,19 @@ def test_label_sources(tmp_path):
         read_label_columns(tmp_path / "missing.tsv")
 
 
-def test_probe_checkpoint_on_the_small_corpus(tiny_run):
+def test_probe_model_on_the_small_corpus(tiny_run):
     ckpt, corpus = tiny_run
-    results = {r.factor: r for r in probe_checkpoint(ckpt, "train", "test")}
+    trained = load_checkpoint(ckpt)
+    results = {r.factor: r for r in probe_model(trained, "train", "test")}
     assert set(results) == {"topic", "sentiment"}
     assert results["topic"].n_fit == 320 and results["topic"].n_scored == 64
     assert results["topic"].chance == 0.25 and results["sentiment"].chance == 0.5
     assert all(0.0 <= r.accuracy <= 1.0 for r in results.values())
     with pytest.raises(ValueError, match="different splits"):
-        probe_checkpoint(ckpt, "test", "test")
+        probe_model(trained, "test", "test")
     (corpus / "short.tsv").write_text("topic\nfood\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="1 labels for factor 'topic' but 64 sentences"):
-        probe_checkpoint(ckpt, "train", "test", score_labels=corpus / "short.tsv")
+        probe_model(trained, "train", "test", score_labels=corpus / "short.tsv")
 
 
 def test_encode_and_probe_commands(tiny_run, tmp_path, capsys):
@@ -100,5 +102,4 @@ def test_encode_and_probe_commands(tiny_run, tmp_path, capsys):
     [result] = json.loads((tmp_path / "probe.json").read_text())
     assert result["factor"] == "sentiment" and result["n_scored"] == 64
     assert "sentiment" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="factor 'colour' not among the labels"):
-        main(["probe", ckpt, "--factors", "colour"])
+    assert "factor 'colour' not among the labels" in command_error(capsys, ["probe", ckpt, "--factors", "colour"])

@@ -13,17 +13,16 @@ from conftest import tiny_config
 from seqvae.analysis import pos_saliency as pos_module
 from seqvae.analysis.pos_saliency import PosRow, pos_saliency, spacy_tagger
 from seqvae.analysis.saliency import (
-    NotAdversarialError,
+    NotAWDError,
     SentenceSaliency,
-    adversarial_dropout,
     adversary_saliency,
+    awd_module,
     saliency_json,
 )
 from seqvae.analysis.saliency_html import render_page
 from seqvae.cli import main
 from seqvae.data.vocab import SPECIALS, Vocabulary
-from seqvae.models.adversary import Adversary
-from seqvae.models.dropout import AdversarialDropout
+from seqvae.models.dropout import AdversarialWordDropout, Adversary
 from seqvae.models.vae import SequenceVAE
 from seqvae.training.run import fit
 
@@ -47,7 +46,7 @@ def vocab():
 def awd(vocab):
     """A randomly initialised adversary (varied mu and sigma) at rate R = 0.3, in evaluation mode."""
     torch.manual_seed(0)
-    return AdversarialDropout(Adversary(len(vocab), 8, 8), rate=0.3).eval()
+    return AdversarialWordDropout(Adversary(len(vocab), 8, 8), rate=0.3).eval()
 
 
 def test_drop_probabilities_boxes_and_normalised_scores(awd, vocab):
@@ -119,8 +118,8 @@ def test_hand_set_adversary_drops_its_low_word(awd, vocab, monkeypatch):
 
 def test_a_model_without_adversary_is_a_clear_error(tmp_path):
     cfg = tiny_config(tmp_path, method="uniform")
-    with pytest.raises(NotAdversarialError, match="dropout.method=adversarial"):
-        adversarial_dropout(SequenceVAE.from_config(cfg, 20))
+    with pytest.raises(NotAWDError, match="method=awd"):
+        awd_module(SequenceVAE.from_config(cfg, 20))
 
 
 def test_pos_aggregation_gives_exact_means():

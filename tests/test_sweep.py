@@ -4,13 +4,14 @@ import json
 import math
 
 import pytest
+from conftest import command_error
 
 import seqvae.training.run as run_module
 from seqvae.cli import main
-from seqvae.experiments.figures import plot_ablation
-from seqvae.experiments.plan import RunSpec, candidates, cells, parse_values
-from seqvae.experiments.report import build_rows, summarise, write_report
-from seqvae.experiments.sweep import ExperimentSweep, SweepSpec
+from seqvae.sweep.figures import plot_ablation
+from seqvae.sweep.plan import RunSpec, candidates, cells, parse_values
+from seqvae.sweep.stages import ExperimentSweep, SweepSpec
+from seqvae.sweep.tables import build_rows, summarise, write_report
 
 
 def test_plan_leaves_dropout_keys_out_of_the_unregularised_vae():
@@ -135,8 +136,9 @@ def test_killed_sweep_rerun_skips_finished_runs_and_gives_the_same_table(tmp_pat
         return real_fit(cfg, out_dir, *args, **kwargs)
 
     monkeypatch.setattr(run_module, "fit", killed_on_third_run)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit) as stop:
         main(["sweep", *TINY])
+    assert stop.value.code == 130
     monkeypatch.setattr(run_module, "fit", real_fit)
     killed = tmp_path / "killed" / "snli-small-table-cpu"
     finished_before = {p.parent for p in killed.rglob("summary.json")}
@@ -199,5 +201,4 @@ def test_report_command_finds_a_sweep_by_folder_or_by_experiment_name(tmp_path, 
     assert "# t (cpu scale)" in capsys.readouterr().out and (root / "table.csv").is_file()
     main(["report", str(root), "--out", str(tmp_path / "copy")])
     assert (tmp_path / "copy" / "table.md").read_text() == (root / "table.md").read_text()
-    with pytest.raises(SystemExit, match="no sweep.json"):
-        main(["report", "experiment=absent"])
+    assert "no sweep.json" in command_error(capsys, ["report", "experiment=absent"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build the folder that benchmarks/device_check.sh installs from on a GPU machine that reaches no package registry.
+# Build the folder that scripts/device/device_check.sh installs from on a GPU machine that reaches no package registry.
 #
-#   bash benchmarks/build_device_wheels.sh [PYTHON_VERSION] [DEST]      # defaults: 3.12 and wheels
+#   bash scripts/device/build_device_wheels.sh [PYTHON_VERSION] [DEST]      # defaults: 3.12 and wheels
 #
 # Run it in the repository root, on a machine with PyPI. PYTHON_VERSION is what `python3 --version` prints on the
 # GPU machine (3.12 on this workplace's H100/H200 image). DEST then holds, for CPython PYTHON_VERSION on manylinux
@@ -13,7 +13,7 @@
 #   requirements.txt  what device_check.sh asks pip to satisfy from these wheels (pip keeps what is installed);
 #   BUILT_FOR         the Python version and platforms;
 #   data/ptb          PTB's three files (about 6 MiB) from $SEQVAE_DATA/ptb or ../shared/data/ptb, for the table.
-# Then carry DEST with the device tool (carry: ["wheels"]) and run `bash benchmarks/device_check.sh` there.
+# Then carry DEST with the device tool (carry: ["wheels"]) and run `bash scripts/device/device_check.sh` there.
 #
 # Size: the working tree and DEST travel together and must stay under 64 MiB; the script prints both.
 # To leave a dependency out, name it in SKIP (project dependencies, space-separated). The default leaves out what
@@ -35,7 +35,7 @@ PLATFORMS=(--platform manylinux2014_x86_64 --platform manylinux1_x86_64)
 for n in $(seq 5 "${GLIBC_MINOR:-28}"); do PLATFORMS+=(--platform "manylinux_2_${n}_x86_64"); done
 TARGET=(--only-binary=:all: --implementation cp --python-version "$PYVER" "${PLATFORMS[@]}")
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 mkdir -p "$DEST"
 rm -f "$DEST"/*.whl
 TMP=$(mktemp -d)

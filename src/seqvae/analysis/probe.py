@@ -7,6 +7,7 @@ fitted on).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,10 +19,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from seqvae.analysis.latents import encode_sentences
+from seqvae.checkpoint import TrainedModel
 from seqvae.config import DataConfig
 from seqvae.data.corpus import CorpusError, Split, read_labels_tsv
 from seqvae.data.datamodule import load_split, split_source
-from seqvae.training.task import VAETask, load_task
 
 
 @dataclass
@@ -107,13 +108,8 @@ def split_labels(
     )
 
 
-def probe_checkpoint(checkpoint: str | Path, *args, **kwargs) -> list[ProbeResult]:
-    """:func:`probe_task` of the model of a checkpoint (same further arguments)."""
-    return probe_task(load_task(str(checkpoint)), *args, **kwargs)
-
-
-def probe_task(
-    task: VAETask,
+def probe_model(
+    trained: TrainedModel,
     fit_split: str = "train",
     score_split: str = "test",
     fit_labels: str | Path | None = None,
@@ -127,9 +123,9 @@ def probe_task(
         raise ValueError(f"fit and score the probe on different splits, got {fit_split!r} twice")
     data = {}
     for split, labels_path in ((fit_split, fit_labels), (score_split, score_labels)):
-        loaded = load_split(task.cfg.data, split)
+        loaded = load_split(trained.cfg.data, split)
         sentences = loaded.sentences
-        labels = split_labels(task.cfg.data, split, labels_path, loaded)
+        labels = split_labels(trained.cfg.data, split, labels_path, loaded)
         for factor, values in labels.items():
             if len(values) != len(sentences):
                 raise CorpusError(
@@ -137,7 +133,7 @@ def probe_task(
                     "(blank lines in the corpus are skipped; the label file must skip them too)"
                 )
         limit = max_fit if split == fit_split else None
-        mu, _ = encode_sentences(task.model, task.vocab, sentences[:limit])
+        mu, _ = encode_sentences(trained.model, trained.vocab, sentences[:limit])
         data[split] = (mu.numpy(), {f: v[:limit] for f, v in labels.items()})
     (fit_x, fit_y), (score_x, score_y) = data[fit_split], data[score_split]
     names = list(factors) if factors else list(fit_y)
@@ -145,3 +141,11 @@ def probe_task(
         if factor not in fit_y or factor not in score_y:
             raise CorpusError(f"factor {factor!r} not among the labels {sorted(set(fit_y) & set(score_y))}")
     return [probe_factor(f, fit_x, fit_y[f], score_x, score_y[f], seed) for f in names]
+
+
+def probe_report(trained: TrainedModel, out: str | Path | None = None, **settings) -> list[ProbeResult]:
+    """:func:`probe_model` with ``settings``; the results also written as JSON to ``out`` if given."""
+    results = probe_model(trained, **settings)
+    if out is not None:
+        Path(out).write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+    return results

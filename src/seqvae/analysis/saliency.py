@@ -17,13 +17,12 @@ import torch
 
 from seqvae.analysis.latents import read_sentences
 from seqvae.analysis.saliency_html import render_page
+from seqvae.checkpoint import TrainedModel
 from seqvae.data.batching import make_batch
 from seqvae.data.datamodule import load_split
 from seqvae.data.vocab import BOS, EOS, Vocabulary
-from seqvae.models.dropout import AdversarialDropout, drop_count, droppable
-from seqvae.models.topk import hard_topk_mask
+from seqvae.models.dropout import AdversarialWordDropout
 from seqvae.models.vae import SequenceVAE
-from seqvae.training.task import VAETask, load_task
 
 DEFINITIONS = {
     "words": f"the decoder inputs: {BOS} (position 0), then the words x_1..x_T (position i)",
@@ -45,8 +44,8 @@ DEFINITIONS = {
 }
 
 
-class NotAdversarialError(ValueError):
-    """The model's decoder-input dropout is not adversarial: there is no adversary to read."""
+class NotAWDError(ValueError):
+    """The model was not trained with AWD: there is no adversary to read."""
 
 
 @dataclass
@@ -78,33 +77,32 @@ class SentenceSaliency:
         return len(self.words) - 1
 
 
-def adversarial_dropout(model: SequenceVAE) -> AdversarialDropout:
-    """The model's AWD module, or :class:`NotAdversarialError` naming what it has instead."""
+def awd_module(model: SequenceVAE) -> AdversarialWordDropout:
+    """The model's AWD module, or :class:`NotAWDError` naming what it has instead."""
     dropout = model.dropout
-    if not isinstance(dropout, AdversarialDropout):
-        raise NotAdversarialError(
-            f"the model's decoder-input dropout is {type(dropout).__name__}, not AdversarialDropout: "
-            "saliency needs a checkpoint trained with dropout.method=adversarial (method=awd)"
+    if not isinstance(dropout, AdversarialWordDropout):
+        raise NotAWDError(
+            f"the model's decoder-input dropout is {type(dropout).__name__}, not AWD: this analysis needs a "
+            "checkpoint trained with method=awd"
         )
     return dropout
 
 
-@torch.no_grad()
 def adversary_saliency(
-    dropout: AdversarialDropout,
+    dropout: AdversarialWordDropout,
     vocab: Vocabulary,
     sentences: Sequence[Sequence[str]],
     samples: int = 1000,
     seed: int = 0,
     batch_size: int = 32,
 ) -> list[SentenceSaliency]:
-    """Scores, normalised scores, drop probabilities and mean-score drops of tokenised sentences.
+    """Scores, normalised scores, drop probabilities and mean-score drops of tokenised sentences, from
+    :meth:`AdversarialWordDropout.drop_statistics`.
 
-    Sentences are batched in input order; all ``samples`` score draws of a batch are one
-    ``(samples * B, T_max + 1)`` tensor. Draws come from a generator seeded with ``seed``.
+    Sentences are batched in input order; the score draws come from a generator seeded with ``seed``.
 
     Args:
-        dropout: a trained :class:`AdversarialDropout` (its ``rate`` is ``R``).
+        dropout: a trained :class:`AdversarialWordDropout` (its ``rate`` is ``R``).
         vocab: the model's vocabulary.
         sentences: tokenised sentences without specials, each with at least one word.
         samples: Monte-Carlo draws of the score vector per sentence.
@@ -124,38 +122,21 @@ def adversary_saliency(
     results: list[SentenceSaliency] = []
     for start in range(0, len(sentences), batch_size):
         chunk = sentences[start : start + batch_size]
-        ids = [vocab.encode(s) for s in chunk]
-        batch = make_batch(list(enumerate(ids)), vocab.pad_id, vocab.bos_id, vocab.eos_id)
-        inputs, lengths = batch.tokens[:, :-1].to(device), batch.lengths.to(device)
-        mu, logvar = dropout.score_distribution(inputs)
-        sigma = (0.5 * logvar).exp()
-        valid = droppable(lengths, inputs.size(1))
-        k = drop_count(lengths, dropout.rate)
-        n_keep = lengths - k
-        dropped = valid & (hard_topk_mask(mu, n_keep, valid) == 0)
-
-        eps = torch.randn((samples, *mu.shape), generator=generator, device=device)
-        draws = (mu + sigma * eps).flatten(0, 1)
-        keep = hard_topk_mask(draws, n_keep.repeat(samples), valid.repeat(samples, 1)).view(samples, *mu.shape)
-        drop_prob = (valid & (keep == 0)).float().mean(dim=0)
-
-        validf = valid.float()
-        mean = (mu * validf).sum(dim=1, keepdim=True) / lengths.unsqueeze(1)
-        std = (((mu - mean) * validf) ** 2).sum(dim=1, keepdim=True).div(lengths.unsqueeze(1)).sqrt()
-        normalised = torch.where(std > 0, (mu - mean) / std, torch.zeros_like(mu))
-
+        batch = make_batch(list(enumerate(vocab.encode(s) for s in chunk)), vocab.pad_id, vocab.bos_id, vocab.eos_id)
+        stats = dropout.drop_statistics(batch.tokens[:, :-1].to(device), batch.lengths.to(device), samples, generator)
+        normalised = stats.normalised
         for row, sentence in enumerate(chunk):
             width = len(sentence) + 1
             results.append(
                 SentenceSaliency(
                     words=[BOS, *sentence],
                     known=[True, *(w in vocab.index for w in sentence)],
-                    mu=mu[row, :width].tolist(),
-                    sigma=sigma[row, :width].tolist(),
+                    mu=stats.mu[row, :width].tolist(),
+                    sigma=stats.sigma[row, :width].tolist(),
                     normalised=normalised[row, :width].tolist(),
-                    drop_prob=drop_prob[row, :width].tolist(),
-                    k=int(k[row]),
-                    dropped=dropped[row].nonzero().flatten().tolist(),
+                    drop_prob=stats.drop_prob[row, :width].tolist(),
+                    k=int(stats.k[row]),
+                    dropped=stats.mean_drop[row].nonzero().flatten().tolist(),
                 )
             )
     return results
@@ -173,17 +154,17 @@ def saliency_json(results: Sequence[SentenceSaliency], rate: float, samples: int
     }
 
 
-def checkpoint_sentences(task: VAETask, file: str | Path | None, split: str, n: int | None) -> list[list[str]]:
+def checkpoint_sentences(trained: TrainedModel, file: str | Path | None, split: str, n: int | None) -> list[list[str]]:
     """The first ``n`` (all if ``None``) sentences of ``file`` (read like the checkpoint's corpus) or of a split."""
     if file is not None:
-        sentences = read_sentences(file, lowercase=task.cfg.data.lowercase)
+        sentences = read_sentences(file, lowercase=trained.cfg.data.lowercase)
     else:
-        sentences = load_split(task.cfg.data, split).sentences
+        sentences = load_split(trained.cfg.data, split).sentences
     return sentences if n is None else sentences[:n]
 
 
 def saliency_report(
-    checkpoint: str | Path,
+    trained: TrainedModel,
     file: str | Path | None = None,
     split: str = "valid",
     n: int | None = None,
@@ -193,12 +174,11 @@ def saliency_report(
     json_path: str | Path | None = None,
 ) -> dict:
     """Saliency of a checkpoint's adversary on ``file`` or a split; writes the page and/or JSON, returns the dict."""
-    task = load_task(str(checkpoint))
-    dropout = adversarial_dropout(task.model)
-    sentences = checkpoint_sentences(task, file, split, n)
-    results = adversary_saliency(dropout, task.vocab, sentences, samples, seed)
-    source = str(file) if file is not None else f"{split} split of {task.cfg.data.name}"
-    data = saliency_json(results, dropout.rate, samples, seed, checkpoint=str(checkpoint), source=source)
+    dropout = awd_module(trained.model)
+    sentences = checkpoint_sentences(trained, file, split, n)
+    results = adversary_saliency(dropout, trained.vocab, sentences, samples, seed)
+    source = str(file) if file is not None else f"{split} split of {trained.cfg.data.name}"
+    data = saliency_json(results, dropout.rate, samples, seed, checkpoint=str(trained.path), source=source)
     if html is not None:
         Path(html).write_text(render_page(data), encoding="utf-8")
     if json_path is not None:

@@ -1,4 +1,5 @@
-"""``seqvae evaluate``: metrics of a checkpoint on a split, printed as a table and written as JSON.
+"""Evaluation of a trained model on a split (``seqvae evaluate``; a sweep's test stage): every metric of SPEC
+section 4, written as JSON.
 
 One pass over the split encodes every sentence once; its ``(mu, logvar)`` serve the KL, the
 importance samples (which also give ``rec``), the mutual information and the active units.
@@ -15,8 +16,8 @@ from pathlib import Path
 import torch
 from rich.console import Console
 from rich.progress import track
-from rich.table import Table
 
+from seqvae.checkpoint import TrainedModel
 from seqvae.data.batching import Batch
 from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.metrics.active_units import AU_THRESHOLD, active_units
@@ -25,7 +26,6 @@ from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.metrics.perplexity import perplexity
 from seqvae.models.vae import SequenceVAE
 from seqvae.objectives.kl import gaussian_kl
-from seqvae.training.task import load_task
 
 
 @dataclass
@@ -123,57 +123,36 @@ def evaluate_split(
 
 
 def evaluate_checkpoint(
-    checkpoint: str,
+    trained: TrainedModel,
     split: str = "test",
     samples: int = 500,
     max_sentences: int | None = None,
     batch_size: int | None = None,
     data_dir: str | None = None,
-    device: torch.device | str = "cpu",
     seed: int = 0,
-    out: str | None = None,
+    out: str | Path | None = None,
     chunk_tokens: int | None = None,
     au_threshold: float = AU_THRESHOLD,
 ) -> dict:
-    """Evaluate the averaged weights of ``checkpoint`` on ``split`` (no dropout), with a progress bar.
+    """Evaluate a checkpoint's model (averaged weights, no dropout) on ``split``, with a progress bar.
 
-    Returns the results dict, also written as JSON to ``out`` (default:
-    ``<checkpoint stem>.<split>.json`` beside the checkpoint) and printed as a table.
+    Returns the results dict, also written as JSON to ``out`` (default: ``<checkpoint stem>.<split>.json``
+    beside the checkpoint) and holding that path under ``"written_to"``.
     """
     torch.manual_seed(seed)
-    task = load_task(checkpoint, map_location=device)
-    model = task.model.to(device)
-    data_cfg = task.cfg.data if data_dir is None else replace(task.cfg.data, dir=data_dir)
-    sentences = [task.vocab.encode(s) for s in load_split(data_cfg, split).sentences][:max_sentences]
-    loader = sentence_loader(sentences, task.vocab, batch_size or data_cfg.eval_batch_size)
+    data_cfg = trained.cfg.data if data_dir is None else replace(trained.cfg.data, dir=data_dir)
+    sentences = [trained.vocab.encode(s) for s in load_split(data_cfg, split).sentences][:max_sentences]
+    loader = sentence_loader(sentences, trained.vocab, batch_size or data_cfg.eval_batch_size)
     batches = track(loader, description=f"evaluating {split}", console=Console(stderr=True))
+    out_path = Path(out) if out else trained.path.with_suffix(f".{split}.json")
     results = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(trained.path),
         "split": split,
         "seed": seed,
         "samples": samples,
         "eos_counted": True,
-        "metrics": evaluate_split(model, batches, samples, chunk_tokens, au_threshold),
-        "config": task.cfg.to_dict(),
+        "metrics": evaluate_split(trained.model, batches, samples, chunk_tokens, au_threshold),
+        "config": trained.cfg.to_dict(),
     }
-    out_path = Path(out) if out else Path(checkpoint).with_suffix(f".{split}.json")
     out_path.write_text(json.dumps(results, indent=2) + "\n")
-    _print_table(results, out_path)
-    return results
-
-
-def _print_table(results: dict, out_path: Path) -> None:
-    table = Table(title=f"{results['checkpoint']} on {results['split']}")
-    table.add_column("metric")
-    for name in ("value", "sentences", "tokens", "samples"):
-        table.add_column(name, justify="right")
-    for key, fig in results["metrics"].items():
-        value = f"{fig['value']:.4f}" if isinstance(fig["value"], float) else str(fig["value"])
-        table.add_row(key, value, str(fig["sentences"]), str(fig["tokens"]), str(fig["samples"]))
-    console = Console()
-    console.print(table)
-    mi = results["metrics"]["mi"]
-    console.print(
-        f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; mi_factorised "
-        f"(the original authors' per-dimension estimate) can exceed it; written to {out_path}"
-    )
+    return {**results, "written_to": str(out_path)}

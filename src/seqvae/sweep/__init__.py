@@ -1,1 +1,2 @@
-"""Experiments: sweeps over methods, grids and seeds; their reports and figures."""
+"""Sweeps: an experiment's plan of runs (:mod:`.plan`), its stages (:mod:`.stages`), the jobs a launcher runs
+(:mod:`.jobs`), its tables (:mod:`.tables`) and figures (:mod:`.figures`)."""

@@ -10,21 +10,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from seqvae.plotting import save_figure
+from seqvae.sweep.tables import read_metrics
+from seqvae.training import logged
 
-from seqvae.experiments.report import read_metrics  # noqa: E402
-
+_AWD = logged.AWD_DIAGNOSTICS
+DROP_AGREEMENT = logged.epoch_mean(_AWD["drop_agreement"])
 # Panels per ablated key: (section of a table.json row, key, axis label).
 PANELS = {
     "dropout.rate": [("metrics", "nelbo", "-ELBO"), ("metrics", "kl", "KL"), ("metrics", "mi", "MI")],
     "dropout.lam": [
-        ("diagnostics", "train/score_std_epoch", "score std"),
-        ("diagnostics", "train/score_l1_epoch", "score L1 norm"),
-        ("diagnostics", "train/drop_agreement_epoch", "drop agreement"),
-        ("diagnostics", "train/adv_grad_norm_epoch", "adversary grad norm"),
+        ("diagnostics", logged.epoch_mean(_AWD["score_std"]), "score std"),
+        ("diagnostics", logged.epoch_mean(_AWD["score_l1"]), "score L1 norm"),
+        ("diagnostics", DROP_AGREEMENT, "drop agreement"),
+        ("diagnostics", logged.epoch_mean(logged.ADV_GRAD_NORM), "adversary grad norm"),
         ("metrics", "kl", "KL"),
         ("metrics", "mi", "MI"),
     ],
@@ -32,15 +33,6 @@ PANELS = {
 DEFAULT_PANELS = PANELS["dropout.rate"]
 LOG_SCALE = {"dropout.lam"}
 NAMES = {"none": "no dropout", "uniform": "uniform", "awd": "AWD"}
-
-
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return paths
 
 
 def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[Path]:
@@ -54,9 +46,10 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
     panels = PANELS.get(key, DEFAULT_PANELS)
     cols = min(3, len(panels))
     rows_of_panels = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows_of_panels, cols, figsize=(3.6 * cols, 3.0 * rows_of_panels), squeeze=False)
+    fig = Figure(figsize=(3.6 * cols, 3.0 * rows_of_panels))
+    axes = fig.subplots(rows_of_panels, cols, squeeze=False)
     methods = list(dict.fromkeys(r["method"] for r in table["rows"]))
-    uniform_reference = "train/drop_agreement_uniform_epoch"
+    uniform_reference = logged.epoch_mean(_AWD["drop_agreement_uniform"])
     for ax, (section, metric, label) in zip(axes.flat, panels, strict=True):
         for method in methods:
             rows = sorted((r for r in table["rows"] if r["method"] == method), key=lambda r: float(r["factors"][key]))
@@ -67,7 +60,7 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
             y = [p[1]["mean"] for p in points]
             err = [p[1]["std"] or 0.0 for p in points]
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=NAMES.get(method, method))
-            if metric == "train/drop_agreement_epoch":
+            if metric == DROP_AGREEMENT:
                 ref = [r["diagnostics"][uniform_reference]["mean"] for r in rows if r[section][metric]["n"]]
                 ax.plot(x, ref, linestyle="--", color="grey", label="uniform (K/T)")
                 ax.legend(fontsize=8)
@@ -85,16 +78,16 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
         fontsize=9,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return _save(fig, Path(out_dir) if out_dir else root, "ablation")
+    return save_figure(fig, Path(out_dir) if out_dir else root, "ablation")
 
 
 CURVES = [
-    (("train/rec_step", "val/rec"), "rec"),
-    (("train/kl_step", "val/kl"), "KL"),
-    (("train/beta",), "beta"),
-    (("val/nelbo",), "validation -ELBO"),
-    (("val/mi", "val/mi_factorised"), "validation MI"),
-    (("val/au",), "validation AU"),
+    ((logged.per_step(logged.TRAIN_REC), logged.VAL_REC), "rec"),
+    ((logged.per_step(logged.TRAIN_KL), logged.VAL_KL), "KL"),
+    ((logged.TRAIN_BETA,), "beta"),
+    ((logged.VAL_NELBO,), "validation -ELBO"),
+    ((logged.VAL_MI, logged.VAL_MI_FACTORISED), "validation MI"),
+    ((logged.VAL_AU,), "validation AU"),
 ]
 
 
@@ -104,7 +97,8 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     series = read_metrics(run_dir)
     if not series:
         raise FileNotFoundError(f"no logs/version_*/metrics.csv in {run_dir}: is it a run folder?")
-    fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
+    fig = Figure(figsize=(10.5, 5.6))
+    axes = fig.subplots(2, 3)
     for ax, (keys, title) in zip(axes.flat, CURVES, strict=True):
         for key in keys:
             if key in series:
@@ -117,4 +111,4 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
             ax.legend(fontsize=7)
     fig.suptitle(str(run_dir), fontsize=8)
     fig.tight_layout()
-    return _save(fig, Path(out_dir) if out_dir else run_dir, "curves")
+    return save_figure(fig, Path(out_dir) if out_dir else run_dir, "curves")

@@ -8,19 +8,20 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from seqvae.checkpoint import load_checkpoint
 from seqvae.config import Config
-from seqvae.experiments.sweep import eval_file
+from seqvae.sweep.stages import eval_file
 
 
 def evaluate_run(cfg: DictConfig) -> dict:
     """Evaluate the best checkpoint of the finished run of ``cfg`` on the sweep's test split."""
-    from seqvae.metrics.report import evaluate_checkpoint
+    from seqvae.metrics.evaluate import evaluate_checkpoint
 
     sweeper = HydraConfig.get().sweeper
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     return evaluate_checkpoint(
-        summary["best_checkpoint"],
+        load_checkpoint(summary["best_checkpoint"]),
         sweeper.eval_split,
         samples=sweeper.eval_samples,
         seed=Config.from_dict(cfg).seed,

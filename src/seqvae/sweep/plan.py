@@ -9,8 +9,16 @@ own sweeper. Keys under ``dropout.`` do not apply to the method ``none`` and are
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+RUNS_ENV = "SEQVAE_RUNS"
+
+
+def sweep_root(experiment: str, scale: str) -> Path:
+    """Where ``seqvae sweep experiment=E scale=S`` keeps its runs and tables: ``$SEQVAE_RUNS/E-S`` (``runs/E-S``)."""
+    return Path(os.environ.get(RUNS_ENV, "runs")) / f"{experiment}-{scale}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqvae.experiments.plan import RunSpec, candidates, cells
+from seqvae.sweep.plan import RunSpec, candidates, cells
+from seqvae.training.interruption import RunInterrupted
 
 FAILED = "failed.json"
 
@@ -73,7 +74,13 @@ def run_state(run_dir: Path) -> tuple[str, dict | None]:
 
 
 def record_failure(run_dir: Path, error: BaseException) -> None:
-    """Write ``failed.json`` with the error, so the sweep and its report say why the run has no result."""
+    """Write ``failed.json`` with the error, so the sweep and its report say why the run has no result.
+
+    A run stopped by a signal (:class:`RunInterrupted`) has not failed: the sweep stops with it, and the same
+    command later resumes it.
+    """
+    if isinstance(error, RunInterrupted):
+        raise error
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "error": f"{type(error).__name__}: {error}",

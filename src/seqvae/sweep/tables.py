@@ -13,6 +13,8 @@ import math
 import statistics
 from pathlib import Path
 
+from seqvae.training import logged
+
 # (key in eval-<split>.json "metrics", column title)
 METRICS = (
     ("ppl", "PPL (IW)"),
@@ -28,13 +30,14 @@ METRICS = (
 # Decimals in table.md: KL and MI are often a few hundredths of a nat where the latent is barely used.
 DIGITS = {"kl": 3, "mi": 3, "mi_factorised": 3, "au": 1}
 # Last-epoch means of AWD's training diagnostics (metrics.csv of the run), as in the paper's Figure 3.
+_AWD = logged.AWD_DIAGNOSTICS
 DIAGNOSTICS = (
-    ("train/score_std_epoch", "score std"),
-    ("train/score_l1_epoch", "score L1"),
-    ("train/score_snr_epoch", "mean abs(mu)/sigma"),
-    ("train/drop_agreement_epoch", "drop agreement"),
-    ("train/drop_agreement_uniform_epoch", "agreement if uniform"),
-    ("train/adv_grad_norm_epoch", "adv grad norm"),
+    (logged.epoch_mean(_AWD["score_std"]), "score std"),
+    (logged.epoch_mean(_AWD["score_l1"]), "score L1"),
+    (logged.epoch_mean(_AWD["score_snr"]), "mean abs(mu)/sigma"),
+    (logged.epoch_mean(_AWD["drop_agreement"]), "drop agreement"),
+    (logged.epoch_mean(_AWD["drop_agreement_uniform"]), "agreement if uniform"),
+    (logged.epoch_mean(logged.ADV_GRAD_NORM), "adv grad norm"),
 )
 
 

@@ -11,9 +11,9 @@ from seqvae.data.batching import Batch
 from seqvae.data.vocab import Vocabulary
 from seqvae.metrics.active_units import active_units
 from seqvae.metrics.mutual_info import mutual_information_estimates
-from seqvae.models.dropout import AdversarialDropout
+from seqvae.models.dropout import AdversarialWordDropout
 from seqvae.models.vae import SequenceVAE
-from seqvae.objectives.kl import free_bits_kl
+from seqvae.training import logged
 from seqvae.training.optimizers import build_optimizer
 
 
@@ -22,7 +22,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class VAETask(L.LightningModule):
-    """Trains a :class:`SequenceVAE` on ``loss = mean_b[rec + beta * KL + R_psi]`` (SPEC section 2).
+    """Trains a :class:`SequenceVAE` on its loss, ``mean_b[rec + beta * KL + R_psi]`` (:meth:`VAEOutput.loss`).
 
     Validation uses no dropout and, through the EMA callback, the averaged weights; it reports
     per-sentence ``rec``, ``kl``, ``nelbo`` (= rec + kl, beta = 1) and ``ppl_elbo``, and over the whole
@@ -45,7 +45,7 @@ class VAETask(L.LightningModule):
 
     @property
     def adversarial(self) -> bool:
-        return isinstance(self.model.dropout, AdversarialDropout)
+        return isinstance(self.model.dropout, AdversarialWordDropout)
 
     @property
     def separate_adversary(self) -> bool:
@@ -60,8 +60,7 @@ class VAETask(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         out = self.model(batch.tokens, batch.lengths)
         beta = self.cfg.anneal.beta(self.global_step)
-        kl_term = free_bits_kl(out.kl_per_dim, self.cfg.anneal.free_bits)
-        loss = (out.rec + beta * kl_term + out.regulariser).mean()
+        loss = out.loss(beta, self.cfg.anneal.free_bits)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"non-finite training loss at step {self.global_step} (rec={out.rec.mean().item():.4g}, "
@@ -70,26 +69,26 @@ class VAETask(L.LightningModule):
             )
         n = batch.lengths.numel()
         log = dict(on_step=True, on_epoch=True, batch_size=n)
-        self.log("train/loss", loss, prog_bar=True, **log)
-        self.log("train/rec", out.rec.mean(), **log)
-        self.log("train/kl", out.kl.mean(), prog_bar=True, **log)
-        self.log("train/nelbo", (out.rec + out.kl).mean(), **log)
-        self.log("train/beta", beta, on_step=True, on_epoch=False, batch_size=n)
+        self.log(logged.TRAIN_LOSS, loss, prog_bar=True, **log)
+        self.log(logged.TRAIN_REC, out.rec.mean(), **log)
+        self.log(logged.TRAIN_KL, out.kl.mean(), prog_bar=True, **log)
+        self.log(logged.TRAIN_NELBO, (out.rec + out.kl).mean(), **log)
+        self.log(logged.TRAIN_BETA, beta, on_step=True, on_epoch=False, batch_size=n)
         groups = self.optimizers().param_groups
-        self.log("train/lr", groups[0]["lr"], on_step=True, on_epoch=False, batch_size=n)
+        self.log(logged.TRAIN_LR, groups[0]["lr"], on_step=True, on_epoch=False, batch_size=n)
         if self.separate_adversary:
-            self.log("train/adv_lr", groups[-1]["lr"], on_step=True, on_epoch=False, batch_size=n)
+            self.log(logged.TRAIN_ADV_LR, groups[-1]["lr"], on_step=True, on_epoch=False, batch_size=n)
         for name, value in out.stats.items():
-            self.log(f"train/{name}", value, **log)
+            self.log(logged.AWD_DIAGNOSTICS[name], value, **log)
         if self.adversarial:
-            self.log("train/regulariser", out.regulariser.mean(), **log)
+            self.log(logged.TRAIN_REGULARISER, out.regulariser.mean(), **log)
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.adversarial:
             grads = [p.grad for p in self.model.dropout.adversary.parameters() if p.grad is not None]
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) if grads else 0.0
-            self.log("train/adv_grad_norm", norm, on_step=True, on_epoch=True)
+            self.log(logged.ADV_GRAD_NORM, norm, on_step=True, on_epoch=True)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         out = self.model(batch.tokens, batch.lengths)
@@ -104,10 +103,10 @@ class VAETask(L.LightningModule):
         for m in self.val_sums.values():
             m.reset()
         rec, kl = sums["rec"] / sums["sentences"], sums["kl"] / sums["sentences"]
-        self.log("val/rec", rec)
-        self.log("val/kl", kl)
-        self.log("val/nelbo", rec + kl, prog_bar=True)
-        self.log("val/ppl_elbo", torch.exp((sums["rec"] + sums["kl"]) / sums["tokens"]), prog_bar=True)
+        self.log(logged.VAL_REC, rec)
+        self.log(logged.VAL_KL, kl)
+        self.log(logged.VAL_NELBO, rec + kl, prog_bar=True)
+        self.log(logged.VAL_PPL_ELBO, torch.exp((sums["rec"] + sums["kl"]) / sums["tokens"]), prog_bar=True)
         posteriors = torch.cat(self.val_posteriors)
         self.val_posteriors.clear()
         if self.trainer.world_size > 1:
@@ -116,9 +115,9 @@ class VAETask(L.LightningModule):
         mu, logvar = posteriors.unbind(dim=1)
         if mu.size(0) >= 2:
             mi = mutual_information_estimates(mu, logvar)
-            self.log("val/mi", mi.joint, rank_zero_only=True)
-            self.log("val/mi_factorised", mi.factorised, rank_zero_only=True)
-            self.log("val/au", float(active_units(mu).count), rank_zero_only=True)
+            self.log(logged.VAL_MI, mi.joint, rank_zero_only=True)
+            self.log(logged.VAL_MI_FACTORISED, mi.factorised, rank_zero_only=True)
+            self.log(logged.VAL_AU, float(active_units(mu).count), rank_zero_only=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["vocab"] = self.vocab.words
@@ -131,11 +130,3 @@ class VAETask(L.LightningModule):
         optimizer = build_optimizer(o.name, o.lr, self.parameters(), adversary, d.adv_optim, d.adv_lr)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=o.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-
-
-def load_task(path: str, map_location: str | torch.device = "cpu") -> VAETask:
-    """The model of a checkpoint, with its averaged (EMA) weights, in evaluation mode."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    task = VAETask(ckpt["hyper_parameters"]["config"], ckpt["vocab"])
-    task.load_state_dict(ckpt["state_dict"])
-    return task.eval()
