@@ -23,7 +23,7 @@ def small_corpus(tmp_path):
     return write_small_corpus(tmp_path / "corpus")
 
 
-def tiny_config(corpus_dir, method="adversarial", **train) -> Config:
+def tiny_config(corpus_dir, method="awd", **train) -> Config:
     """A run config small enough for a unit test: 10 steps per epoch, hidden size 32."""
     return Config.from_dict(
         {
@@ -36,3 +36,16 @@ def tiny_config(corpus_dir, method="adversarial", **train) -> Config:
             "seed": 7,
         }
     )
+
+
+def command_error(capsys, argv: list[str], status: int = 1) -> str:
+    """Run ``seqvae ARGV`` expecting it to fail with ``status``; its error, one line on stderr."""
+    from seqvae.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == status
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]

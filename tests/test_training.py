@@ -12,11 +12,13 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from seqvae.checkpoint import load_checkpoint
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.objectives import KLSchedule, free_bits_kl
+from seqvae.training.interruption import RunInterrupted
 from seqvae.training.run import RunDirConflictError, checkpoint_dir, fit
-from seqvae.training.task import NonFiniteLossError, load_task
+from seqvae.training.task import NonFiniteLossError
 
 SENTENCES = [
     [5, 9, 7, 11, 6],
@@ -87,9 +89,9 @@ def test_checkpoint_holds_averaged_weights_and_vocab(small_corpus, tmp_path):
     summary = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
     averaged, current = _weights(summary["best_checkpoint"])
     assert any(not torch.equal(averaged[k], current[k]) for k in averaged)
-    task = load_task(summary["best_checkpoint"])
-    assert not task.training and len(task.vocab) == summary["vocab_size"]
-    assert all(torch.equal(v, averaged[k]) for k, v in task.state_dict().items())
+    trained = load_checkpoint(summary["best_checkpoint"])
+    assert not trained.model.training and len(trained.vocab) == summary["vocab_size"]
+    assert all(torch.equal(v, averaged[f"model.{k}"]) for k, v in trained.model.state_dict().items())
 
 
 def test_nan_loss_stops_with_clear_error_and_keeps_checkpoints(small_corpus, tmp_path, monkeypatch):
@@ -135,8 +137,9 @@ class _SigtermAt(L.Callback):
 def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes_as_if_uninterrupted(small_corpus, tmp_path):
     whole = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "whole")
     out = tmp_path / "killed"
-    with pytest.raises(SystemExit):
+    with pytest.raises(RunInterrupted, match="stopped by SIGTERM at step 7") as stop:
         fit(tiny_config(small_corpus, max_epochs=2), out, extra_callbacks=[_SigtermAt(7)])
+    assert stop.value.exit_status == 143
     assert not (out / "summary.json").exists()
     assert torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=False)["global_step"] == 7
     resumed = fit(tiny_config(small_corpus, max_epochs=2), out)

@@ -51,6 +51,30 @@ def sentence_loader(
     return DataLoader(SentenceDataset(sentences), batch_sampler=sampler, collate_fn=collate)
 
 
+# A training sentence longer than this many times the 99th percentile of the lengths is far out of the corpus's
+# distribution (a missing line break, a pasted document): every batch it lands in runs that long.
+LONG_SENTENCE_FACTOR = 5
+
+
+def warn_long_sentences(lengths: list[int], max_len: int | None) -> int:
+    """Warn about training sentences far beyond the corpus's length distribution that ``data.max_len`` would not
+    drop; returns how many there are."""
+    ordered = sorted(lengths)
+    limit = LONG_SENTENCE_FACTOR * ordered[int(0.99 * (len(ordered) - 1))]
+    long = [n for n in lengths if n > limit and (max_len is None or n <= max_len)]
+    if long:
+        log.warning(
+            "%d training sentence(s) longer than %d words (%d times the 99th percentile of the lengths), the longest "
+            "%d words: each makes its batch that long. data.max_len=%d leaves them out.",
+            len(long),
+            limit,
+            LONG_SENTENCE_FACTOR,
+            max(long),
+            limit,
+        )
+    return len(long)
+
+
 class TextDataModule(L.LightningDataModule):
     """Train/valid/test loaders of one corpus.
 
@@ -66,6 +90,7 @@ class TextDataModule(L.LightningDataModule):
         self.seed = seed
         train = load_split(cfg, "train")
         self.vocab = vocab or Vocabulary.build(train.sentences, cfg.max_vocab, cfg.min_count)
+        warn_long_sentences([len(s) for s in train.sentences], cfg.max_len)
         if cfg.max_len is not None:
             kept = [s for s in train.sentences if len(s) <= cfg.max_len]
             log.info("data.max_len=%d: kept %d of %d training sentences", cfg.max_len, len(kept), len(train.sentences))

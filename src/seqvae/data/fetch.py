@@ -35,7 +35,7 @@ ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 GOOGLE_DRIVE = "https://drive.usercontent.google.com"
 
 
-class FetchError(RuntimeError):
+class FetchError(OSError):
     """A download failed, or a file did not have its known checksum."""
 
 

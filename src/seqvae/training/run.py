@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,13 +18,14 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from seqvae.config import Config
+from seqvae.config import Config, upgrade_saved
 from seqvae.data.datamodule import TextDataModule
+from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
+from seqvae.training.logged import MONITOR
 from seqvae.training.task import VAETask
 
 log = logging.getLogger(__name__)
 
-MONITOR = "val/nelbo"
 # Config keys that do not change what a run computes: a finished run is reused whatever they say.
 NON_RESULT_KEYS = {"out_dir", "train.progress_bar"}
 # Keys a rerun may change and still resume the run in its folder: how long it trains, on what hardware, what it logs.
@@ -43,11 +47,10 @@ RESUMABLE_KEYS = {"out_dir"} | {
 }
 
 
-class CheckpointOnSigterm(L.Callback):
-    """Save ``last.ckpt`` when the run is stopped by SIGTERM (cluster pre-emption), so a rerun resumes there.
-
-    Lightning turns SIGTERM into :class:`SIGTERMException` at the next batch boundary, where the state is whole.
-    """
+class CheckpointOnStop(L.Callback):
+    """Save ``last.ckpt`` when the run is stopped by SIGTERM or SIGINT (:class:`StopSignals`), so a rerun resumes
+    there. Lightning turns SIGTERM into :class:`SIGTERMException` at the next batch boundary, where the state is
+    whole."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -55,7 +58,6 @@ class CheckpointOnSigterm(L.Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException):
             trainer.save_checkpoint(self.path)
-            log.warning("stopped by SIGTERM at step %d; saved %s", trainer.global_step, self.path)
 
 
 def checkpoint_dir(out_dir: str | Path) -> Path:
@@ -97,7 +99,7 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
         # One in-place foreach lerp over all parameters per step (EMAWeightAveraging's per-parameter update
         # allocates temporaries and costs about a tenth of a CPU step at PTB sizes).
         callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(cfg.optim.ema_decay)))
-    callbacks.append(CheckpointOnSigterm(ckpt_dir / "last.ckpt"))
+    callbacks.append(CheckpointOnStop(ckpt_dir / "last.ckpt"))
     callbacks.extend(extra_callbacks)
     loggers = [CSVLogger(out_dir, name="logs"), TensorBoardLogger(out_dir, name="tensorboard")]
     return L.Trainer(
@@ -137,11 +139,11 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 def saved_config_changes(cfg: Config, out_dir: str | Path) -> dict[str, tuple] | None:
     """``dotted key -> (saved, new)`` for each value in which the run saved in ``out_dir`` differs from ``cfg``;
     ``None`` if no run was saved there. A key the saved config lacks (one added to the schema since) counts as
-    its default, which is what that run computed with."""
+    its default, which is what that run computed with; a value renamed since counts under its new name."""
     config_path = Path(out_dir) / "config.json"
     if not config_path.is_file():
         return None
-    saved = {**_flatten(Config().to_dict()), **_flatten(json.loads(config_path.read_text()))}
+    saved = {**_flatten(Config().to_dict()), **_flatten(upgrade_saved(json.loads(config_path.read_text())))}
     new = _flatten(cfg.to_dict())
     return {k: (saved.get(k), new.get(k)) for k in sorted(saved.keys() | new.keys()) if saved.get(k) != new.get(k)}
 
@@ -168,34 +170,71 @@ def finished_summary(changes: dict[str, tuple] | None, out_dir: str | Path) -> d
     return summary if summary.get("finished") else None
 
 
+def prepare_out_dir(out_dir: Path) -> None:
+    """Make ``out_dir`` or say in one line why it cannot be a run folder."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot make the run folder {out_dir}: {err.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ValueError(f"cannot write into the run folder {out_dir}: permission denied")
+
+
+def check_batch_limits(cfg: Config, data: TextDataModule) -> None:
+    """``train.limit_train_batches`` and ``train.limit_val_batches`` must leave at least one batch: validation
+    -ELBO chooses the best checkpoint and stops the run."""
+    for split, key in (("train", "limit_train_batches"), ("valid", "limit_val_batches")):
+        limit = getattr(cfg.train, key)
+        batches = len(data.loader(split, shuffle=split == "train"))
+        kept = int(batches * limit) if isinstance(limit, float) and limit <= 1.0 else min(int(limit), batches)
+        if kept < 1:
+            raise ValueError(f"train.{key}={limit} leaves none of the {batches} {split} batches; give at least one")
+
+
+def _is_first_process() -> bool:
+    """Whether this is the process that owns the run folder (not a DDP worker that Lightning started)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Train (or resume) the run of ``cfg`` in ``out_dir``; a finished run is not trained again.
 
     Writes ``config.json``, ``checkpoints/{best,last}.ckpt`` and logs there, and returns a summary
     with the best validation -ELBO and the checkpoint paths (``summary.json``, ``finished: true``).
+    A folder whose run saved no checkpoint yet is started afresh, whatever config it held. A second process
+    on the same folder fails at once (:class:`RunLock`); SIGINT or SIGTERM stops the run with ``last.ckpt`` saved
+    and raises :class:`RunInterrupted`.
     """
     out_dir = Path(out_dir)
-    if cfg.train.resume and (changes := saved_config_changes(cfg, out_dir)) is not None:
-        if (done := finished_summary(changes, out_dir)) is not None:
-            log.info("%s already holds this finished run; not training again", out_dir)
-            return done
-        check_resumable(changes, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    data = TextDataModule(cfg.data, seed=cfg.seed)
-    task = VAETask(cfg.to_dict(), data.vocab.words)
-    trainer = build_trainer(cfg, out_dir, extra_callbacks)
-    if trainer.is_global_zero:
-        _write_json(out_dir / "config.json", cfg.to_dict())
-    last = checkpoint_dir(out_dir) / "last.ckpt"
-    resume = str(last) if cfg.train.resume and last.is_file() else None
-    if resume:
-        log.info("resuming from %s", resume)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        # BucketBatchSampler.resume continues an interrupted epoch (TextDataModule.train_dataloader).
-        warnings.filterwarnings("ignore", ".*ended before the epoch ended.*")
-        trainer.fit(task, datamodule=data, ckpt_path=resume)
+    prepare_out_dir(out_dir)
+    with RunLock(out_dir) if _is_first_process() else contextlib.nullcontext(), StopSignals() as signals:
+        last = checkpoint_dir(out_dir) / "last.ckpt"
+        if cfg.train.resume and (changes := saved_config_changes(cfg, out_dir)) is not None:
+            if (done := finished_summary(changes, out_dir)) is not None:
+                log.info("%s already holds this finished run; not training again", out_dir)
+                return done
+            if last.is_file():
+                check_resumable(changes, out_dir)
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        data = TextDataModule(cfg.data, seed=cfg.seed)
+        check_batch_limits(cfg, data)
+        task = VAETask(cfg.to_dict(), data.vocab.words)
+        trainer = build_trainer(cfg, out_dir, extra_callbacks)
+        if trainer.is_global_zero:
+            _write_json(out_dir / "config.json", cfg.to_dict())
+        resume = str(last) if cfg.train.resume and last.is_file() else None
+        if resume:
+            log.info("resuming from %s", resume)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            # BucketBatchSampler.resume continues an interrupted epoch (TextDataModule.train_dataloader).
+            warnings.filterwarnings("ignore", ".*ended before the epoch ended.*")
+            try:
+                trainer.fit(task, datamodule=data, ckpt_path=resume)
+            except SIGTERMException:
+                raise RunInterrupted(signals.received or signal.SIGTERM, out_dir, trainer.global_step) from None
     best = trainer.checkpoint_callback.best_model_path
     score = trainer.checkpoint_callback.best_model_score
     summary = {
