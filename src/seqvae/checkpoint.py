@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf.errors import OmegaConfBaseException
 
 from seqvae.config import Config
 from seqvae.data.vocab import Vocabulary
@@ -57,12 +58,12 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         contents = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights_only" in str(err) or "Weights only" in str(err):
+        if "Unsupported global" in str(err):
             raise CheckpointError(
                 f"{path} holds objects other than tensors and plain data, which a seqvae checkpoint never does; "
                 "it was not loaded and nothing in it was run"
             ) from err
-        raise CheckpointError(f"{path} is not a checkpoint (unreadable: {err})") from err
+        raise CheckpointError(f"{path} is not a checkpoint: it does not unpickle as one") from err
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(f"{path} is not a checkpoint, or is truncated ({reason})") from err
@@ -88,7 +89,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         model = SequenceVAE.from_config(cfg, len(vocab), vocab.pad_id, vocab.unk_id)
         weights = {k[len(MODEL_PREFIX) :]: v for k, v in contents["state_dict"].items() if k.startswith(MODEL_PREFIX)}
         model.load_state_dict(weights)
-    except Exception as err:
+    except (ValueError, KeyError, TypeError, RuntimeError, OmegaConfBaseException) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(f"{path} is a checkpoint this version cannot build a model from: {reason}") from err
     return TrainedModel(model.to(map_location).eval(), vocab, cfg, Path(path))

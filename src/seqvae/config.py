@@ -22,7 +22,7 @@ from seqvae.models.dropout.awd import check_awd_settings
 from seqvae.models.dropout.base import check_rate
 from seqvae.models.vae import DROP_TO
 from seqvae.objectives.annealing import KLSchedule
-from seqvae.training.optimizers import OPTIMIZERS
+from seqvae.optimizers import OPTIMIZERS
 
 # Values that configs saved by earlier versions hold under another name: key -> {old: new}.
 RENAMED_VALUES = {("dropout", "method"): {"adversarial": "awd"}}
@@ -112,7 +112,7 @@ class DropoutConfig:
 
 @dataclass
 class OptimConfig:
-    """Optimiser (:data:`seqvae.training.optimizers.OPTIMIZERS`), clipping, per-epoch lr decay, Polyak/EMA decay."""
+    """Optimiser (:data:`seqvae.optimizers.OPTIMIZERS`), clipping, per-epoch lr decay, Polyak/EMA decay."""
 
     name: str = "sgd"
     lr: float = 1.0

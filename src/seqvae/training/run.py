@@ -20,6 +20,7 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from seqvae.config import Config, upgrade_saved
 from seqvae.data.datamodule import TextDataModule
+from seqvae.outputs import ensure_dir
 from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
 from seqvae.training.logged import MONITOR
 from seqvae.training.task import VAETask
@@ -170,18 +171,6 @@ def finished_summary(changes: dict[str, tuple] | None, out_dir: str | Path) -> d
     return summary if summary.get("finished") else None
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Make ``out_dir`` or say in one line why it cannot be a run folder."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out_dir {out_dir} is a file, not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"cannot make the run folder {out_dir}: {err.strerror}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise ValueError(f"cannot write into the run folder {out_dir}: permission denied")
-
-
 def check_batch_limits(cfg: Config, data: TextDataModule) -> None:
     """``train.limit_train_batches`` and ``train.limit_val_batches`` must leave at least one batch: validation
     -ELBO chooses the best checkpoint and stops the run."""
@@ -208,7 +197,7 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
     and raises :class:`RunInterrupted`.
     """
     out_dir = Path(out_dir)
-    prepare_out_dir(out_dir)
+    ensure_dir(out_dir, "run folder")
     with RunLock(out_dir) if _is_first_process() else contextlib.nullcontext(), StopSignals() as signals:
         last = checkpoint_dir(out_dir) / "last.ckpt"
         if cfg.train.resume and (changes := saved_config_changes(cfg, out_dir)) is not None:

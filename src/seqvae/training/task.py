@@ -13,8 +13,8 @@ from seqvae.metrics.active_units import active_units
 from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.models.dropout import AdversarialWordDropout
 from seqvae.models.vae import SequenceVAE
+from seqvae.optimizers import build_optimizer
 from seqvae.training import logged
-from seqvae.training.optimizers import build_optimizer
 
 
 class NonFiniteLossError(FloatingPointError):

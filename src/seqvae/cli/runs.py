@@ -1,0 +1,121 @@
+"""Commands on runs and sweeps: ``train`` and ``sweep`` (Hydra's command line), ``report``, ``plot``, and the
+corpora (``data``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from seqvae.cli.arguments import Parser, check_outputs
+from seqvae.cli.errors import EXPECTED
+from seqvae.config import Config, register_schema
+from seqvae.training.interruption import RunInterrupted
+
+register_schema()
+
+
+# A single run's expected failure, raised again once Hydra has returned (Hydra would print its overrides first).
+_DEFERRED: list[BaseException] = []
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def _train(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from seqvae.training.run import fit
+
+    logging.getLogger("lightning.pytorch").propagate = False  # Lightning prints its own messages once
+    try:
+        summary = fit(Config.from_dict(cfg), HydraConfig.get().runtime.output_dir)
+    except (*EXPECTED, RunInterrupted) as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # a sweep records it and goes on
+        _DEFERRED.append(err)
+        return None
+    print(json.dumps(summary, indent=2))
+    return summary["best_val_nelbo"]
+
+
+def report(argv: list[str]) -> None:
+    from seqvae.sweep.plan import sweep_root
+    from seqvae.sweep.tables import write_report
+
+    p = Parser(
+        prog="seqvae report",
+        description="Tables of a sweep, from its result files: give its folder, or experiment=NAME [scale=cpu|paper] "
+        "for $SEQVAE_RUNS/NAME-SCALE (default runs/, scale cpu), where `seqvae sweep` put it.",
+    )
+    p.add_argument("where", nargs="+", help="the sweep's folder (holding sweep.json), or experiment=NAME [scale=S]")
+    p.add_argument("--out", default=None, help="folder for table.md, .csv and .json (default: the sweep's folder)")
+    a = p.parse_args(argv)
+    named = dict(arg.split("=", 1) for arg in a.where if "=" in arg)
+    if named:
+        if set(named) - {"experiment", "scale"} or "experiment" not in named or len(named) != len(a.where):
+            p.error("give a folder, or experiment=NAME [scale=cpu|paper]")
+        root = sweep_root(named["experiment"], named.get("scale", "cpu"))
+    elif len(a.where) == 1:
+        root = Path(a.where[0])
+    else:
+        p.error("give one folder")
+    if not (root / "sweep.json").is_file():
+        raise ValueError(f"no sweep.json in {root}; run `seqvae sweep experiment=NAME` first")
+    check_outputs(folders=(a.out,))
+    for path in write_report(root, a.out):
+        print(f"wrote {path}")
+    print((Path(a.out) if a.out else root).joinpath("table.md").read_text())
+
+
+def plot(argv: list[str]) -> None:
+    from seqvae.sweep.figures import plot_ablation, plot_run
+
+    p = Parser(
+        prog="seqvae plot",
+        description="PNG and SVG from result files: a run folder's training curves (rec, KL, beta, validation "
+        "-ELBO, MI, AU), or, given a sweep folder, its metrics against the sweep's factor (rate, lambda ablations).",
+    )
+    p.add_argument("path", help="a run folder (holding logs/) or a sweep folder (holding table.json)")
+    p.add_argument("--out", default=None, help="folder for the figure (default: PATH)")
+    a = p.parse_args(argv)
+    path = Path(a.path)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder")
+    check_outputs(folders=(a.out,))
+    for out in plot_ablation(path, a.out) if (path / "table.json").is_file() else plot_run(path, a.out):
+        print(f"wrote {out}")
+
+
+def data(argv: list[str]) -> None:
+    from seqvae.data.fetch import RELEASES, fetch
+
+    p = Parser(prog="seqvae data", description="Benchmark corpora.")
+    actions = p.add_subparsers(dest="action", required=True)
+    f = actions.add_parser("fetch", help="download a corpus, resuming and checking md5 checksums")
+    f.add_argument("corpus", choices=sorted(RELEASES))
+    f.add_argument("--dir", default=None, help="data root (default: $SEQVAE_DATA or ../shared/data, as the configs)")
+    a = p.parse_args(argv)
+    print(f"{a.corpus} is in {fetch(a.corpus, a.dir)}")
+
+
+def hydra_command(command: str, rest: list[str]) -> None:
+    """``seqvae train`` and ``seqvae sweep``: Hydra's command line, its errors raised to :func:`main`."""
+    if command == "sweep" and not any(arg.startswith("experiment=") for arg in rest):
+        raise ValueError("name an experiment, e.g. seqvae sweep experiment=ptb-table scale=cpu")
+    if command == "train" and any(arg.startswith("scale=") for arg in rest) and "-m" not in rest:
+        raise ValueError("scale= chooses a sweep's protocol (seqvae sweep); for a run's sizes give size=cpu|paper")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing a shortened traceback and exiting
+    sys.argv = [f"{sys.argv[0]} {command}", *(["--multirun"] if command == "sweep" else []), *rest]
+    try:
+        _train()
+    except (FileExistsError, NotADirectoryError) as err:  # Hydra makes the run folder before the run starts
+        raise ValueError(f"out_dir {err.filename} is a file, not a folder") from err
+    except PermissionError as err:
+        raise ValueError(f"cannot make the run folder {err.filename}: permission denied") from err
+    if _DEFERRED:
+        raise _DEFERRED.pop()
