@@ -1,9 +1,29 @@
 """Shared fixtures: a small corpus cut from the embedded one and a tiny, fast run config."""
 
+import logging
+import os
+
 import pytest
 
 from seqvae.config import Config
 from seqvae.data import default_corpus_dir
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_log_handlers():
+    """Remove the root logger's handlers that a test's ``seqvae train`` or ``seqvae sweep`` left behind.
+
+    Hydra configures logging with handlers on the test's stdout (captured, closed after the test) and on a log
+    file; left in place, a later test's log record would print "Logging error" tracebacks to its stderr.
+    """
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in set(root.handlers) - before:
+        if type(handler) in (logging.StreamHandler, logging.FileHandler):  # Hydra's; not pytest's subclasses
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 def write_small_corpus(root):
@@ -49,3 +69,16 @@ def command_error(capsys, argv: list[str], status: int = 1) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     return lines[0]
+
+
+def signal_at(step: int, signum: int):
+    """A Lightning callback that sends this process ``signum`` after ``step`` optimiser steps, as Ctrl+C or a
+    scheduler pre-empting the job would."""
+    import lightning as L
+
+    class SignalAt(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == step:
+                os.kill(os.getpid(), signum)
+
+    return SignalAt()

@@ -157,6 +157,7 @@ def test_bertscore_with_the_packaged_model_runs_offline(monkeypatch):
     assert scorer.info["rescale_with_baseline"] is False
 
 
+@pytest.mark.slow
 def test_cli_prints_table_and_writes_curves(small_corpus, tmp_path, capsys, monkeypatch):
     ckpt = fit(tiny_config(small_corpus, method="uniform", max_epochs=1), tmp_path / "run")["best_checkpoint"]
     capsys.readouterr()

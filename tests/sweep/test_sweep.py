@@ -121,6 +121,7 @@ def _table(root):
     return [{k: r[k] for k in ("method", "chosen", "seeds", "metrics")} for r in build_rows(root)[1]]
 
 
+@pytest.mark.slow
 def test_killed_sweep_rerun_skips_finished_runs_and_gives_the_same_table(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path / "whole"))
     main(["sweep", *TINY])
@@ -152,6 +153,7 @@ def test_killed_sweep_rerun_skips_finished_runs_and_gives_the_same_table(tmp_pat
     assert (whole / "table.md").read_text().startswith("# snli-small-table (cpu scale)")
 
 
+@pytest.mark.slow
 def test_joblib_launcher_runs_jobs_in_parallel_and_a_bad_config_fails_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
     overrides = [a for a in TINY if not a.startswith(("hydra.sweeper.methods", "hydra.sweeper.grid"))]

@@ -81,7 +81,7 @@ def test_a_cuda_training_step_is_finite_and_moves_every_part(decoder, method):
         assert "dropout.adversary" in moved
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["fused", "compiled"])
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fused", "compiled"])
 def test_fused_double_lstm_equals_the_reference_on_cuda(full_float32, compiled):
     torch.manual_seed(0)
     reference = build_decoder("double-lstm-reference", 24, 48, 6, V).cuda()

@@ -15,6 +15,8 @@ from seqvae.checkpoint import load_checkpoint
 from seqvae.config import compose_config
 from seqvae.training.run import fit
 
+pytestmark = pytest.mark.slow  # every test reads the two runs of the fixture: about a minute
+
 
 def final_validation(out_dir) -> dict[str, float]:
     rows = [r for r in csv.DictReader(open(out_dir / "logs" / "version_0" / "metrics.csv")) if r.get("val/kl")]

@@ -9,7 +9,7 @@ import torch
 from conftest import tiny_config
 
 from seqvae.config import Config
-from seqvae.training.optimizers import CombinedOptimizer, build_optimizer
+from seqvae.optimizers import CombinedOptimizer, build_optimizer
 from seqvae.training.run import fit
 
 ADVERSARY = "model.dropout.adversary."
@@ -57,6 +57,7 @@ class FirstStep(L.Callback):
         self.grad = {k: p.grad.clone() for k, p in task.named_parameters()}
 
 
+@pytest.mark.slow
 def test_adam_adversary_and_sgd_vae_each_take_their_own_step_on_clipped_gradients(small_corpus, tmp_path):
     lr, adv_lr, clip = 0.5, 0.01, 0.1
     optim = {"name": "sgd", "lr": lr, "grad_clip": clip}
@@ -92,6 +93,7 @@ class EpochLrs(L.Callback):
         self.lrs.append([group["lr"] for group in self.optimizer.param_groups])
 
 
+@pytest.mark.slow
 def test_adv_lr_alone_gives_the_adversary_its_own_decaying_param_group(small_corpus, tmp_path):
     lr, adv_lr = 0.003, 0.01
     epochs = EpochLrs()
@@ -147,6 +149,7 @@ def test_combined_optimizer_state_dict_round_trips_and_resumes_the_same_trajecto
     assert all(torch.equal(a, b) for a, b in zip(nets.parameters(), resumed_nets.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_run_with_combined_optimizer_resumes_as_if_uninterrupted(small_corpus, tmp_path):
     def cfg(**train):
         optim, dropout = {"name": "sgd", "lr": 0.5}, {"adv_optim": "adam", "adv_lr": 0.01}

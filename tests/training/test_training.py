@@ -3,14 +3,12 @@
 import csv
 import json
 import math
-import os
 import signal
 from collections import Counter
 
-import lightning as L
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import signal_at, tiny_config
 
 from seqvae.checkpoint import load_checkpoint
 from seqvae.data.batching import make_batch
@@ -28,6 +26,7 @@ SENTENCES = [
 ]
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_few_sentences():
     torch.manual_seed(0)
     batch = make_batch(list(enumerate(SENTENCES)))
@@ -52,6 +51,7 @@ def _weights(path):
     return ckpt["state_dict"], ckpt["current_model_state"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", ["epoch_end", "mid_epoch"])
 def test_resumed_run_equals_uninterrupted_run(small_corpus, tmp_path, stop):
     every = {"checkpoint_every_n_steps": 5}
@@ -66,6 +66,7 @@ def test_resumed_run_equals_uninterrupted_run(small_corpus, tmp_path, stop):
             assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("every", [0, 3, 5])
 def test_one_last_checkpoint_holding_the_final_step(small_corpus, tmp_path, every):
     summary = fit(tiny_config(small_corpus, checkpoint_every_n_steps=every), tmp_path / "run")
@@ -74,6 +75,7 @@ def test_one_last_checkpoint_holding_the_final_step(small_corpus, tmp_path, ever
     assert last["global_step"] == summary["global_step"] == 20
 
 
+@pytest.mark.slow
 def test_each_validation_logs_mi_and_active_units(small_corpus, tmp_path):
     fit(tiny_config(small_corpus), tmp_path / "run")
     rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "version_0" / "metrics.csv")))
@@ -85,6 +87,7 @@ def test_each_validation_logs_mi_and_active_units(small_corpus, tmp_path):
         assert float(row["val/au"]) in range(0, 9), "z_dim 8"
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_averaged_weights_and_vocab(small_corpus, tmp_path):
     summary = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
     averaged, current = _weights(summary["best_checkpoint"])
@@ -94,6 +97,7 @@ def test_checkpoint_holds_averaged_weights_and_vocab(small_corpus, tmp_path):
     assert all(torch.equal(v, averaged[f"model.{k}"]) for k, v in trained.model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_clear_error_and_keeps_checkpoints(small_corpus, tmp_path, monkeypatch):
     out = tmp_path / "run"
     fit(tiny_config(small_corpus, max_epochs=1), out)
@@ -123,22 +127,11 @@ def test_free_bits_floors_each_dimension_and_blocks_its_gradient():
     assert kl.grad.tolist() == [[0.0, 1.0], [0.0, 1.0]]
 
 
-class _SigtermAt(L.Callback):
-    """Sends this process SIGTERM (as a cluster pre-empting the job would) after ``step`` optimiser steps."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes_as_if_uninterrupted(small_corpus, tmp_path):
     whole = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "whole")
     out = tmp_path / "killed"
     with pytest.raises(RunInterrupted, match="stopped by SIGTERM at step 7") as stop:
-        fit(tiny_config(small_corpus, max_epochs=2), out, extra_callbacks=[_SigtermAt(7)])
+        fit(tiny_config(small_corpus, max_epochs=2), out, extra_callbacks=[signal_at(7, signal.SIGTERM)])
     assert stop.value.exit_status == 143
     assert not (out / "summary.json").exists()
     assert torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=False)["global_step"] == 7
@@ -148,6 +141,7 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes_as_if_uninterrupted(s
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_reused_not_trained_again(small_corpus, tmp_path):
     first = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
     stamp = (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
@@ -157,6 +151,7 @@ def test_a_finished_run_is_reused_not_trained_again(small_corpus, tmp_path):
     assert longer["epochs"] == 2 and longer["global_step"] == 2 * first["global_step"]
 
 
+@pytest.mark.slow
 def test_a_run_saved_before_a_config_key_existed_counts_it_as_its_default(small_corpus, tmp_path):
     first = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
     config_path = tmp_path / "run" / "config.json"
@@ -166,6 +161,7 @@ def test_a_run_saved_before_a_config_key_existed_counts_it_as_its_default(small_
     assert fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run") == first
 
 
+@pytest.mark.slow
 def test_a_run_folder_of_another_config_is_not_resumed(small_corpus, tmp_path):
     fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")
     other = tiny_config(small_corpus, max_epochs=1)

@@ -62,6 +62,7 @@ def test_fused_double_lstm_equals_the_reference_in_outputs_and_gradients():
     assert_same_outputs_and_gradients(reference, fused, 4, 9, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
 def test_compiled_double_lstm_steps_equal_the_reference_for_changing_batch_sizes():
     torch.manual_seed(0)

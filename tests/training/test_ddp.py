@@ -5,6 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import conftest
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# The subprocess imports tiny_config from the folder that holds conftest.py (tests/, not this file's folder).
 SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
@@ -17,7 +23,7 @@ fit(tiny_config({corpus!r}, max_epochs=2, accelerator="cpu", devices=2, strategy
 def test_ddp_on_two_cpu_processes_splits_each_epoch(small_corpus, tmp_path):
     script = tmp_path / "ddp_run.py"
     out = tmp_path / "run"
-    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), corpus=str(small_corpus), out=str(out)))
+    script.write_text(SCRIPT.format(tests=str(Path(conftest.__file__).parent), corpus=str(small_corpus), out=str(out)))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

@@ -22,6 +22,7 @@ TINY = [
 ]
 
 
+@pytest.mark.slow
 def test_train_evaluate_sample_reconstruct(small_corpus, tmp_path, capsys):
     out = tmp_path / "run"
     main(["train", f"out_dir={out}", f"data.dir={small_corpus}", "method=uniform", "dropout.exact_k=true", *TINY])

@@ -77,6 +77,7 @@ def test_label_sources(tmp_path):
         read_label_columns(tmp_path / "missing.tsv")
 
 
+@pytest.mark.slow
 def test_probe_model_on_the_small_corpus(tiny_run):
     ckpt, corpus = tiny_run
     trained = load_checkpoint(ckpt)
@@ -92,6 +93,7 @@ def test_probe_model_on_the_small_corpus(tiny_run):
         probe_model(trained, "train", "test", score_labels=corpus / "short.tsv")
 
 
+@pytest.mark.slow
 def test_encode_and_probe_commands(tiny_run, tmp_path, capsys):
     ckpt, corpus = tiny_run
     out = tmp_path / "z.npy"

@@ -195,6 +195,7 @@ def test_page_renders_in_a_headless_browser(awd, vocab, tmp_path):
     assert white < 0.97 * 1200 * 800
 
 
+@pytest.mark.slow
 def test_commands_end_to_end(small_corpus, tmp_path, capsys, monkeypatch):
     ckpt = fit(tiny_config(small_corpus, max_epochs=1), tmp_path / "run")["best_checkpoint"]
     html, out = tmp_path / "s.html", tmp_path / "s.json"

@@ -1,0 +1,80 @@
+"""Stopping and guarding runs: SIGINT saves like SIGTERM, interrupted runs exit 128+signal, one run per folder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import command_error, signal_at, tiny_config
+
+import seqvae.training.run as run_module
+from seqvae.training.interruption import RunInterrupted, RunLock, RunLockedError
+from seqvae.training.run import checkpoint_dir, fit
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigint_saves_the_last_checkpoint_and_the_rerun_finishes_as_if_uninterrupted(small_corpus, tmp_path):
+    whole = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "whole")
+    out = tmp_path / "stopped"
+    with pytest.raises(RunInterrupted, match="stopped by SIGINT at step 7") as stop:
+        fit(tiny_config(small_corpus, max_epochs=2), out, extra_callbacks=[signal_at(7, signal.SIGINT)])
+    assert stop.value.exit_status == 130 and "run the same command again to resume" in str(stop.value)
+    assert torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=True)["global_step"] == 7
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handlers are given back"
+    resumed = fit(tiny_config(small_corpus, max_epochs=2), out)
+    assert resumed["global_step"] == whole["global_step"]
+    for name in ("state_dict", "current_model_state"):
+        a = torch.load(whole["last_checkpoint"], weights_only=True)[name]
+        b = torch.load(resumed["last_checkpoint"], weights_only=True)[name]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_interrupted_train_command_exits_with_128_plus_the_signal(small_corpus, tmp_path, capsys, monkeypatch):
+    def interrupted(cfg, out_dir, *args, **kwargs):
+        raise RunInterrupted(signal.SIGTERM, out_dir, 5)
+
+    monkeypatch.setattr(run_module, "fit", interrupted)
+    line = command_error(capsys, ["train", f"data.dir={small_corpus}", f"out_dir={tmp_path / 'r'}"], status=143)
+    assert "stopped by SIGTERM at step 5" in line and "run the same command again to resume" in line
+
+
+HOLD = """
+import sys, time
+from seqvae.training.interruption import RunLock
+with RunLock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_run_in_the_same_folder_fails_at_once_and_a_dead_owner_s_lock_is_taken_over(small_corpus, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        start = time.monotonic()
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"):
+            fit(tiny_config(small_corpus, max_epochs=1), out)
+        assert time.monotonic() - start < 5, "fails at once, before reading the corpus"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (out / "train.lock").read_text() == str(holder.pid), "the dead owner's lock file is still there"
+    with RunLock(out):
+        assert (out / "train.lock").read_text() == str(os.getpid())
+
+
+def test_a_folder_whose_run_saved_no_checkpoint_is_started_afresh_with_a_corrected_config(small_corpus, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    wrong = tiny_config(small_corpus, max_epochs=1).to_dict()
+    wrong["optim"]["lr"] = 1e9  # the config of a run that failed before its first checkpoint
+    (out / "config.json").write_text(json.dumps(wrong))
+    summary = fit(tiny_config(small_corpus, max_epochs=1), out)
+    assert summary["finished"] and json.loads((out / "config.json").read_text())["optim"]["lr"] == 0.003
