@@ -2,9 +2,11 @@
 and the fused decoder with its steps compiled (``train.compile``; compiled in the warm-up passes).
 
 The vocabulary projection is left out (a 10-word output), so the time is the recurrence and its input
-projections. The decoders share the same weights; each round times them one after the other.
+projections. The decoders share the same weights; each round times them one after the other, in training mode
+(with ``--state-dropout``, each pass draws its own masks).
 
     python benchmarks/double_lstm_recurrence.py --hidden 1024 --length 24
+    python benchmarks/double_lstm_recurrence.py --update-cells 2 --state-dropout 0.4   # the original code's variant
 """
 
 from __future__ import annotations
@@ -36,17 +38,20 @@ def main() -> None:
     p.add_argument("--length", type=int, default=24, help="decoder inputs per sentence (PTB averages about 22)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--update-cells", type=int, default=1, choices=[1, 2])
+    p.add_argument("--state-dropout", type=float, default=0.0)
     a = p.parse_args()
     torch.manual_seed(0)
-    reference = build_decoder("double-lstm-reference", a.emb, a.hidden, a.z, 10)
-    fused = build_decoder("double-lstm", a.emb, a.hidden, a.z, 10)
-    compiled = build_decoder("double-lstm", a.emb, a.hidden, a.z, 10, compile_steps=True)
+    variant = (a.update_cells, a.state_dropout)
+    reference = build_decoder("double-lstm-reference", a.emb, a.hidden, a.z, 10, False, *variant)
+    fused = build_decoder("double-lstm", a.emb, a.hidden, a.z, 10, False, *variant)
+    compiled = build_decoder("double-lstm", a.emb, a.hidden, a.z, 10, True, *variant)
     fused.load_state_dict(reference.state_dict())
     compiled.load_state_dict(reference.state_dict())
     inputs, z = torch.randn(a.batch, a.length, a.emb), torch.randn(a.batch, a.z)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; emb {a.emb}, hidden {a.hidden}, "
-        f"batch {a.batch}, length {a.length}"
+        f"batch {a.batch}, length {a.length}, update cells {a.update_cells}, state dropout {a.state_dropout}"
     )
     for round_ in range(1, a.rounds + 1):
         ref = seconds_per_pass(reference, inputs, z, a.repeats)

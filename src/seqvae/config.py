@@ -16,13 +16,14 @@ from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from seqvae.models.decoders import DECODERS
+from seqvae.models.decoders import DECODERS, DOUBLE_LSTM_DECODERS
 from seqvae.models.dropout import METHODS
 from seqvae.models.dropout.awd import check_awd_settings
 from seqvae.models.dropout.base import check_rate
+from seqvae.models.init import INITS
 from seqvae.models.vae import DROP_TO
 from seqvae.objectives.annealing import KLSchedule
-from seqvae.optimizers import OPTIMIZERS
+from seqvae.optimizers import ADV_LR_SCHEDULES, OPTIMIZERS
 
 # Values that configs saved by earlier versions hold under another name: key -> {old: new}.
 RENAMED_VALUES = {("dropout", "method"): {"adversarial": "awd"}}
@@ -63,18 +64,34 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Network sizes and decoder kind: ``lstm``, ``double-lstm`` (fused) or ``double-lstm-reference``."""
+    """Network sizes, decoder kind (:data:`seqvae.models.decoders.DECODERS`) and initialisation.
+
+    The Double-LSTM options of the original AWD code: ``update_cells: 2`` adds a second update cell fed by the
+    first's output, ``state_dropout`` drops out ``h`` and ``c`` after each update cell in training. ``init``:
+    ``torch`` (PyTorch's defaults) or ``small-uniform`` (:data:`seqvae.models.init.INITS`).
+    """
 
     emb_dim: int = 512
     enc_hidden: int = 1024
     dec_hidden: int = 1024
     z_dim: int = 32
     decoder: str = "double-lstm"
+    update_cells: int = 1
+    state_dropout: float = 0.0
+    init: str = "torch"
 
     def __post_init__(self):
         _require(self.decoder in DECODERS, f"model.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}")
         for key in ("emb_dim", "enc_hidden", "dec_hidden", "z_dim"):
             _require(getattr(self, key) >= 1, f"model.{key} must be >= 1, got {getattr(self, key)}")
+        _require(self.update_cells in (1, 2), f"model.update_cells must be 1 or 2, got {self.update_cells}")
+        _require(0.0 <= self.state_dropout < 1.0, f"model.state_dropout must be in [0, 1), got {self.state_dropout}")
+        _require(
+            self.decoder in DOUBLE_LSTM_DECODERS or (self.update_cells == 1 and self.state_dropout == 0.0),
+            f"model.update_cells and model.state_dropout are options of the Double-LSTM decoders "
+            f"{sorted(DOUBLE_LSTM_DECODERS)}, not of {self.decoder!r}",
+        )
+        _require(self.init in INITS, f"model.init must be one of {sorted(INITS)}, got {self.init!r}")
 
 
 @dataclass
@@ -82,7 +99,9 @@ class DropoutConfig:
     """Decoder-input dropout: ``method`` (:data:`seqvae.models.dropout.METHODS`), rate ``R`` and AWD settings.
 
     AWD options of the original code: ``score_scale`` fixes the adversary's score sigma (``null``: learned);
-    ``adv_optim`` / ``adv_lr`` give the adversary its own optimiser and learning rate (``null``: the VAE's).
+    ``score_bias: false`` takes the bias out of the score head; ``adv_optim`` / ``adv_lr`` give the adversary its
+    own optimiser and learning rate (``null``: the VAE's), which ``adv_lr_schedule`` decays with the VAE's
+    (``decay``) or keeps (``constant``, :data:`seqvae.optimizers.ADV_LR_SCHEDULES`).
     """
 
     method: str = "awd"
@@ -94,8 +113,10 @@ class DropoutConfig:
     adv_emb_dim: int = 256
     adv_hidden_dim: int = 256
     score_scale: float | None = None
+    score_bias: bool = True
     adv_optim: str | None = None
     adv_lr: float | None = None
+    adv_lr_schedule: str = "decay"
 
     def __post_init__(self):
         _require(self.method in METHODS, f"unknown dropout.method {self.method!r}; choose one of {list(METHODS)}")
@@ -108,6 +129,10 @@ class DropoutConfig:
             f"dropout.adv_optim must be null or one of {sorted(OPTIMIZERS)}, got {adv_optim!r}",
         )
         _require(self.adv_lr is None or self.adv_lr > 0, f"dropout.adv_lr must be > 0, got {self.adv_lr}")
+        _require(
+            self.adv_lr_schedule in ADV_LR_SCHEDULES,
+            f"dropout.adv_lr_schedule must be one of {list(ADV_LR_SCHEDULES)}, got {self.adv_lr_schedule!r}",
+        )
 
 
 @dataclass

@@ -8,6 +8,8 @@ import torch
 from torch.optim import Optimizer
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+# The adversary's lr: decayed per epoch with the VAE's, or kept constant (the original AWD code's).
+ADV_LR_SCHEDULES = ("decay", "constant")
 
 
 class CombinedOptimizer(Optimizer):

@@ -1,6 +1,7 @@
-"""CUDA checks, run with ``pytest -m gpu`` (skipped without a CUDA device): a training step of each decoder,
-the fused Double-LSTM (as written and compiled) against the step-by-step reference, and a bf16-mixed autocast
-step."""
+"""CUDA checks, run with ``pytest -m gpu`` (skipped without a CUDA device): a training step of each decoder
+(and of the Double-LSTMs with the original code's second update cell and state dropout), the fused Double-LSTM
+(as written and compiled, with and without that variant) against the step-by-step reference, and a bf16-mixed
+autocast step."""
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 V = 40
 LENGTHS = [7, 3, 12, 1, 5, 9]
+AUTHORS_VARIANT = {"update_cells": 2, "state_dropout": 0.4}
 
 
 @pytest.fixture
@@ -25,11 +27,11 @@ def full_float32():
     torch.set_float32_matmul_precision(before)
 
 
-def tiny_vae(decoder: str, method: str) -> SequenceVAE:
-    """A small VAE on the GPU, built from a config as a run builds it."""
+def tiny_vae(decoder: str, method: str, **model) -> SequenceVAE:
+    """A small VAE on the GPU, built from a config as a run builds it; ``model``: more ``model`` settings."""
     cfg = Config.from_dict(
         {
-            "model": {"emb_dim": 16, "enc_hidden": 32, "dec_hidden": 32, "z_dim": 8, "decoder": decoder},
+            "model": {"emb_dim": 16, "enc_hidden": 32, "dec_hidden": 32, "z_dim": 8, "decoder": decoder, **model},
             "dropout": {"method": method, "rate": 0.3, "adv_emb_dim": 16, "adv_hidden_dim": 16},
         }
     )
@@ -81,19 +83,30 @@ def test_a_cuda_training_step_is_finite_and_moves_every_part(decoder, method):
         assert "dropout.adversary" in moved
 
 
+@pytest.mark.parametrize("decoder", ["double-lstm", "double-lstm-reference"])
+def test_a_cuda_training_step_of_the_authors_variant_is_finite_and_moves_the_second_cell(decoder):
+    model = tiny_vae(decoder, "awd", **AUTHORS_VARIANT)
+    loss, before = training_step(model)
+    assert torch.isfinite(loss)
+    assert {"encoder", "dec_embedding", "decoder"} <= changed_modules(model, before)
+    assert not torch.equal(before["decoder.update2.weight_hh"], model.decoder.update2.weight_hh.detach())
+
+
+@pytest.mark.parametrize("variant", [{}, AUTHORS_VARIANT], ids=["paper", "authors"])
 @pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fused", "compiled"])
-def test_fused_double_lstm_equals_the_reference_on_cuda(full_float32, compiled):
+def test_fused_double_lstm_equals_the_reference_on_cuda(full_float32, compiled, variant):
     torch.manual_seed(0)
-    reference = build_decoder("double-lstm-reference", 24, 48, 6, V).cuda()
-    fused = build_decoder("double-lstm", 24, 48, 6, V, compile_steps=compiled).cuda()
+    reference = build_decoder("double-lstm-reference", 24, 48, 6, V, **variant).cuda()
+    fused = build_decoder("double-lstm", 24, 48, 6, V, compile_steps=compiled, **variant).cuda()
     fused.load_state_dict(reference.state_dict())
     for batch, length in ((8, 21), (5, 9), (11, 4)):  # a compiled step recompiles once, with dynamic shapes
         inputs = torch.randn(batch, length, 24, device="cuda", requires_grad=True)
         z = torch.randn(batch, 6, device="cuda", requires_grad=True)
         weights = torch.randn(batch, length, V, device="cuda")
+        masks = reference.state_masks(length, batch)  # the same state dropout for both (None without)
         results = []
         for decoder in (reference, fused):
-            logits = decoder(inputs, z)
+            logits = decoder(inputs, z, masks)
             grads = torch.autograd.grad((logits.tanh() * weights).sum(), [inputs, z, *decoder.parameters()])
             results.append((logits, *grads))
         for a, b in zip(*results, strict=True):

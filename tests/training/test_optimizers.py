@@ -9,8 +9,10 @@ import torch
 from conftest import tiny_config
 
 from seqvae.config import Config
+from seqvae.data.vocab import SPECIALS
 from seqvae.optimizers import CombinedOptimizer, build_optimizer
 from seqvae.training.run import fit
+from seqvae.training.task import VAETask
 
 ADVERSARY = "model.dropout.adversary."
 
@@ -163,3 +165,23 @@ def test_run_with_combined_optimizer_resumes_as_if_uninterrupted(small_corpus, t
     assert len(a["optimizer_states"][0]["param_groups"]) == 2
     for key in ("state_dict", "current_model_state", "optimizer_states", "lr_schedulers"):
         assert_equal_nested(a[key], b[key])
+
+
+@pytest.mark.parametrize(("adv_optim", "schedule"), [(None, "constant"), ("adam", "constant"), ("adam", "decay")])
+def test_a_constant_schedule_keeps_the_adversary_lr_while_the_vae_lr_decays(adv_optim, schedule):
+    values = tiny_config("unused").to_dict()
+    values["optim"].update({"name": "sgd", "lr": 1.0, "lr_decay": 0.5})
+    values["dropout"].update({"adv_optim": adv_optim, "adv_lr": 0.1, "adv_lr_schedule": schedule})
+    task = VAETask(Config.from_dict(values).to_dict(), [*SPECIALS, "a", "b"])
+    setup = task.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    lrs = []
+    for _ in range(3):
+        lrs.append([group["lr"] for group in optimizer.param_groups])
+        scheduler.step()
+    adversary = [0.1, 0.1, 0.1] if schedule == "constant" else [0.1, 0.05, 0.025]
+    expected = [[vae, adv] for vae, adv in zip([1.0, 0.5, 0.25], adversary, strict=True)]
+    assert lrs == [pytest.approx(row) for row in expected]
+    assert {id(p) for p in optimizer.param_groups[-1]["params"]} == {
+        id(p) for p in task.model.dropout.adversary.parameters()
+    }

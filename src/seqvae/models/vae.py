@@ -11,6 +11,7 @@ from torch import nn
 from seqvae.models.decoders import build_decoder
 from seqvae.models.dropout import WordDropout, build_dropout
 from seqvae.models.encoder import LSTMEncoder
+from seqvae.models.init import initialise
 from seqvae.objectives.kl import free_bits_kl, gaussian_kl
 
 # What a dropped decoder input becomes: the zero vector or the embedding of <unk>.
@@ -63,6 +64,8 @@ class SequenceVAE(nn.Module):
         pad_id, unk_id: special ids.
         drop_to: ``zero`` (a dropped input becomes the zero vector) or ``unk``.
         compile_steps: compile the ``double-lstm`` decoder's recurrence (see :func:`build_decoder`).
+        update_cells, state_dropout: the Double-LSTM's update cells per step and the dropout on their states in
+            training (the original AWD code's variant: 2 and 0.4; see :func:`build_decoder`).
     """
 
     def __init__(
@@ -78,6 +81,8 @@ class SequenceVAE(nn.Module):
         unk_id: int = 1,
         drop_to: str = "zero",
         compile_steps: bool = False,
+        update_cells: int = 1,
+        state_dropout: float = 0.0,
     ):
         super().__init__()
         if drop_to not in DROP_TO:
@@ -88,12 +93,15 @@ class SequenceVAE(nn.Module):
         self.drop_to = drop_to
         self.encoder = LSTMEncoder(vocab_size, emb_dim, enc_hidden, z_dim, pad_id)
         self.dec_embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_id)
-        self.decoder = build_decoder(decoder, emb_dim, dec_hidden, z_dim, vocab_size, compile_steps)
+        self.decoder = build_decoder(
+            decoder, emb_dim, dec_hidden, z_dim, vocab_size, compile_steps, update_cells, state_dropout
+        )
         self.dropout = dropout if dropout is not None else WordDropout()
 
     @classmethod
     def from_config(cls, cfg, vocab_size: int, pad_id: int = 0, unk_id: int = 1) -> SequenceVAE:
-        """Build from the ``model`` and ``dropout`` sections of a run config, and ``train.compile``."""
+        """Build from the ``model`` and ``dropout`` sections of a run config, and ``train.compile``; parameters
+        initialised as ``model.init`` says (:func:`seqvae.models.init.initialise`)."""
         m, d = cfg.model, cfg.dropout
         dropout = build_dropout(
             d.method,
@@ -105,8 +113,9 @@ class SequenceVAE(nn.Module):
             adv_emb_dim=d.adv_emb_dim,
             adv_hidden_dim=d.adv_hidden_dim,
             score_scale=d.score_scale,
+            score_bias=d.score_bias,
         )
-        return cls(
+        model = cls(
             vocab_size,
             m.emb_dim,
             m.enc_hidden,
@@ -118,7 +127,11 @@ class SequenceVAE(nn.Module):
             unk_id,
             d.drop_to,
             cfg.train.compile,
+            m.update_cells,
+            m.state_dropout,
         )
+        initialise(model, m.init)
+        return model
 
     def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, logvar)`` of ``q(z|x)``, each ``(B, Z)``; the encoder sees the full sentence."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import lightning as L
 import torch
 from torchmetrics.aggregation import SumMetric
@@ -49,9 +51,11 @@ class VAETask(L.LightningModule):
 
     @property
     def separate_adversary(self) -> bool:
-        """Whether the adversary has its own optimiser or lr (``dropout.adv_optim`` / ``dropout.adv_lr``)."""
+        """Whether the adversary has its own optimiser, lr or lr schedule (``dropout.adv_optim``, ``adv_lr``,
+        ``adv_lr_schedule``)."""
         d = self.cfg.dropout
-        return self.adversarial and (d.adv_optim is not None or d.adv_lr is not None)
+        own = d.adv_optim is not None or d.adv_lr is not None or d.adv_lr_schedule != "decay"
+        return self.adversarial and own
 
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
         # Randomness of a step depends only on (seed, step): a resumed run draws what it would have.
@@ -124,9 +128,15 @@ class VAETask(L.LightningModule):
 
     def configure_optimizers(self):
         """``optim.name`` over all parameters, the adversary's with its own optimiser or lr if configured
-        (:func:`build_optimizer`); every group's lr decays by ``optim.lr_decay`` per epoch."""
+        (:func:`build_optimizer`); every group's lr decays by ``optim.lr_decay`` per epoch, except the adversary's
+        with ``dropout.adv_lr_schedule=constant`` (the original AWD code's)."""
         o, d = self.cfg.optim, self.cfg.dropout
         adversary = list(self.model.dropout.adversary.parameters()) if self.separate_adversary else []
         optimizer = build_optimizer(o.name, o.lr, self.parameters(), adversary, d.adv_optim, d.adv_lr)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=o.lr_decay)
+        if adversary and d.adv_lr_schedule == "constant":
+            vae_groups = len(optimizer.param_groups) - 1  # the adversary's group is the last
+            factors = [functools.partial(pow, o.lr_decay)] * vae_groups + [functools.partial(pow, 1.0)]
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
+        else:
+            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=o.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

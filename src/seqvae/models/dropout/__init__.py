@@ -20,14 +20,16 @@ def build_dropout(
     adv_emb_dim: int = 256,
     adv_hidden_dim: int = 256,
     score_scale: float | None = None,
+    score_bias: bool = True,
 ) -> WordDropout:
-    """Dropout module by method name, one of :data:`METHODS`."""
+    """Dropout module by method name, one of :data:`METHODS`; ``score_bias`` whether AWD's score head has a bias."""
     if method == "none":
         return WordDropout()
     if method == "uniform":
         return UniformDropout(rate, exact_k)
     if method == "awd":
-        return AdversarialWordDropout(Adversary(vocab_size, adv_emb_dim, adv_hidden_dim), rate, tau, lam, score_scale)
+        adversary = Adversary(vocab_size, adv_emb_dim, adv_hidden_dim, head_bias=score_bias)
+        return AdversarialWordDropout(adversary, rate, tau, lam, score_scale)
     raise ValueError(f"unknown dropout method {method!r}; choose one of {list(METHODS)}")
 
 

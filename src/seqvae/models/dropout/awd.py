@@ -40,13 +40,14 @@ class Adversary(nn.Module):
         vocab_size: number of word types.
         emb_dim: embedding size.
         hidden_dim: LSTM hidden size.
+        head_bias: whether the head has a bias (the original code's, with a fixed sigma, has none).
     """
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, pad_id: int = 0):
+    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, pad_id: int = 0, head_bias: bool = True):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_id)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
-        self.head = nn.Linear(hidden_dim, 2)
+        self.head = nn.Linear(hidden_dim, 2, bias=head_bias)
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``mu`` and ``logvar``, each ``(B, L)``, for decoder input ids ``tokens (B, L)`` (``<s> x_1..x_T``)."""
