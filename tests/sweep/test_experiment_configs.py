@@ -85,21 +85,25 @@ def test_experiment_composes_into_a_valid_sweep_plan(experiment, scale):
     assert f"{type(sweeper).__module__}.{type(sweeper).__qualname__}" == SWEEPER
     spec = sweeper.spec
     assert isinstance(spec, SweepSpec) and (spec.experiment, spec.scale) == (experiment, scale)
-    assert spec.methods and set(spec.methods) <= set(METHODS) and len(set(spec.methods)) == len(spec.methods)
+    assert spec.methods and set(spec.methods) <= set(_names("method")) and len(set(spec.methods)) == len(spec.methods)
     assert spec.seeds and len(set(spec.seeds)) == len(spec.seeds)
-    for key, values in {**spec.grid, **spec.factors}.items():
+    searched = {k: v for m in spec.methods for k, v in spec.grid_of(m).items()}
+    for key, values in {**searched, **spec.factors}.items():
         assert OmegaConf.select(cfg, key, default=None) is not None, f"{key} is not a config key"
         assert parse_values(values)
 
     for method in spec.methods:
         # The search stage (every cell's grid candidates, first seed), and the seeds stage for one candidate.
+        # A matched method searches nothing: it runs with a candidate of its reference's matched keys.
+        match = spec.matched.get(method)
+        grid = {k: spec.grid_of(match["method"])[k] for k in match["keys"]} if match else spec.grid_of(method)
         search = [
             RunSpec(method, factors, params, spec.seeds[0])
             for m, factors in cells(spec.methods, spec.factors)
             if m == method
-            for params in candidates(method, spec.grid)
+            for params in candidates(method, grid)
         ]
-        assert search, (method, spec.factors, spec.grid)
+        assert search, (method, spec.factors, grid)
         runs = [*search, *(RunSpec(method, search[0].factors, search[0].params, s) for s in spec.seeds[1:])]
         # The first run composed in full; the others, which set the same keys, override its values.
         overrides = [[*command, *run.overrides(), f"out_dir='{run.run_dir(sweeper.root)}'"] for run in runs]
@@ -110,7 +114,7 @@ def test_experiment_composes_into_a_valid_sweep_plan(experiment, scale):
         assert Config.from_dict(base) == _overridden(base, overrides[0], dict(composed.hydra.runtime.choices))
         for run, run_overrides in zip(runs, overrides, strict=True):
             config = _overridden(base, run_overrides, dict(composed.hydra.runtime.choices))
-            assert config.dropout.method == method, run_overrides
+            assert config.dropout.method in METHODS and method not in METHODS or config.dropout.method == method
             assert config.seed == run.seed and config.out_dir == str(run.run_dir(sweeper.root))
             for key, value in (*run.factors, *run.params):
                 held = functools.reduce(getattr, key.split("."), config)

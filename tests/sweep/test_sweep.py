@@ -60,9 +60,9 @@ class FakeTraining:
         return [None] * len(runs)
 
 
-def _sweep(tmp_path, fake, **spec):
+def _sweep(tmp_path, fake, methods=("none", "awd"), **spec):
     spec = SweepSpec(
-        experiment="t", scale="cpu", methods=["none", "awd"], grid={"dropout.rate": "0.2,0.4"}, seeds=[0, 1], **spec
+        experiment="t", scale="cpu", methods=list(methods), grid={"dropout.rate": "0.2,0.4"}, seeds=[0, 1], **spec
     )
     return ExperimentSweep(spec, tmp_path, fake.train, fake.evaluate)
 
@@ -204,3 +204,29 @@ def test_report_command_finds_a_sweep_by_folder_or_by_experiment_name(tmp_path, 
     main(["report", str(root), "--out", str(tmp_path / "copy")])
     assert (tmp_path / "copy" / "table.md").read_text() == (root / "table.md").read_text()
     assert "no sweep.json" in command_error(capsys, ["report", "experiment=absent"])
+
+
+def test_a_method_s_own_grid_and_a_control_matched_to_another_method_s_choice(tmp_path):
+    def score(run):
+        p = dict(run.params)
+        return abs(float(p.get("dropout.rate", 0)) - 0.4) + abs(float(p.get("dropout.lam", 0)) - 0.01)
+
+    fake = FakeTraining(tmp_path, score)
+    methods = ("none", "awd", "uniform-exact")
+    grid = {"awd": {"dropout.lam": "0.01,1"}}
+    matched = {"uniform-exact": {"method": "awd", "keys": ["dropout.rate"]}}
+    manifest = _sweep(tmp_path, fake, methods, method_grid=grid, matched=matched).run()
+    chosen = {s["method"]: s["chosen"] for s in manifest["selection"]}
+    assert chosen == {
+        "none": {},
+        "awd": {"dropout.lam": "0.01", "dropout.rate": "0.4"},
+        "uniform-exact": {"dropout.rate": "0.4"},
+    }
+    search = [r for r in fake.launched if r.seed == 0 and r.method == "awd"]
+    assert sorted(dict(r.params)["dropout.lam"] for r in search) == ["0.01", "0.01", "1", "1"], "lambda for AWD only"
+    control = [(dict(r.params), r.seed) for r in fake.launched if r.method == "uniform-exact"]
+    assert control == [({"dropout.rate": "0.4"}, 0), ({"dropout.rate": "0.4"}, 1)], "no search, every seed"
+    with pytest.raises(ValueError, match="matched uniform-exact -> awd"):
+        SweepSpec(experiment="t", scale="cpu", methods=["uniform-exact"], matched=matched)
+    with pytest.raises(ValueError, match="must be searched for awd"):
+        SweepSpec(experiment="t", scale="cpu", methods=["awd", "uniform-exact"], matched=matched)

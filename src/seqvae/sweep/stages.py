@@ -1,8 +1,10 @@
 """The stages of an experiment sweep, independent of how its runs are launched.
 
-1. Search: every grid candidate of every (method, factors) cell, trained with the first seed.
-2. Selection: per cell, the candidate with the lowest best validation -ELBO (failed runs excluded).
-3. Seeds: the chosen candidate with the remaining seeds.
+1. Search: every grid candidate of every (method, factors) cell, trained with the first seed. A method's grid is
+   the common ``grid`` and its own ``method_grid`` (say, lambda for AWD only).
+2. Selection: per cell, the candidate with the lowest best validation -ELBO (failed runs excluded). A ``matched``
+   method searches nothing: it takes another method's choice of some keys (a control at AWD's chosen R).
+3. Seeds: the chosen candidate with the remaining seeds (a matched method: with every seed).
 4. Test: each chosen run's best checkpoint evaluated on the test split (IW-NLL with S samples, MI, AU).
 
 Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
@@ -30,12 +32,18 @@ Launch = Callable[[Sequence[RunSpec]], Sequence[BaseException | None]]
 
 @dataclass
 class SweepSpec:
-    """An experiment's sweep: what ``hydra.sweeper`` holds in ``conf/experiment/*.yaml``."""
+    """An experiment's sweep: what ``hydra.sweeper`` holds in ``conf/experiment/*.yaml``.
+
+    ``method_grid``: a method's searched keys beyond ``grid``. ``matched``: method -> ``{"method": M, "keys":
+    [...]}``, the method whose chosen values of those keys it runs with, searching nothing itself.
+    """
 
     experiment: str
     scale: str
     methods: list[str]
     grid: dict[str, str] = field(default_factory=dict)
+    method_grid: dict[str, dict[str, str]] = field(default_factory=dict)
+    matched: dict[str, dict] = field(default_factory=dict)
     factors: dict[str, str] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=lambda: [0])
     eval_split: str = "test"
@@ -52,6 +60,18 @@ class SweepSpec:
         overlap = set(self.grid) & set(self.factors)
         if overlap:
             raise ValueError(f"keys both searched and reported: {sorted(overlap)}")
+        for method, match in self.matched.items():
+            reference = match.get("method")
+            if method not in self.methods or reference not in self.methods or reference in self.matched:
+                raise ValueError(f"matched {method} -> {reference}: both must be methods, and {reference} searched")
+            if not set(match.get("keys", ())) <= set(self.grid_of(reference)):
+                raise ValueError(f"matched {method}: the keys {match.get('keys')} must be searched for {reference}")
+        if set(self.method_grid) - set(self.methods):
+            raise ValueError(f"method_grid names methods the sweep does not run: {sorted(set(self.method_grid))}")
+
+    def grid_of(self, method: str) -> dict[str, str]:
+        """The keys searched for ``method``: the common grid and its own."""
+        return {**self.grid, **self.method_grid.get(method, {})}
 
 
 def eval_file(run_dir: Path, split: str) -> Path:
@@ -123,23 +143,36 @@ class ExperimentSweep:
         return float(summary["best_val_nelbo"])
 
     def select(self) -> dict:
-        """Per cell, the candidate with the lowest validation -ELBO among the first seed's finished runs."""
+        """Per cell, the candidate with the lowest validation -ELBO among the first seed's finished runs; a matched
+        method's cell takes its reference's choice of the matched keys."""
         first = self.spec.seeds[0]
         chosen = {}
         for method, factors in cells(self.spec.methods, self.spec.factors):
+            if method in self.spec.matched:
+                continue
             scored = []
-            for params in candidates(method, self.spec.grid):
+            for params in candidates(method, self.spec.grid_of(method)):
                 run = RunSpec(method, factors, params, first)
                 scored.append({"params": dict(params), "val_nelbo": self._score(run), "dir": str(self.run_dir(run))})
             finished = [s for s in scored if s["val_nelbo"] is not None]
             best = min(finished, key=lambda s: s["val_nelbo"]) if finished else None
             chosen[(method, factors)] = {"candidates": scored, "chosen": best["params"] if best else None}
-        return chosen
+        for method, factors in cells(self.spec.methods, self.spec.factors):
+            if (match := self.spec.matched.get(method)) is not None:
+                theirs = chosen[(match["method"], factors)]["chosen"]
+                taken = None if theirs is None else {k: v for k, v in theirs.items() if k in match["keys"]}
+                chosen[(method, factors)] = {"candidates": [], "chosen": taken}
+        return {cell: chosen[cell] for cell in cells(self.spec.methods, self.spec.factors)}
 
     def run(self) -> dict:
         """All four stages; returns (and writes to ``sweep.json``) the manifest of runs and choices."""
         s = self.spec
-        search = [RunSpec(m, f, p, s.seeds[0]) for m, f in cells(s.methods, s.factors) for p in candidates(m, s.grid)]
+        search = [
+            RunSpec(m, f, p, s.seeds[0])
+            for m, f in cells(s.methods, s.factors)
+            if m not in s.matched
+            for p in candidates(m, s.grid_of(m))
+        ]
         self._train(search, "search")
         selection = self.select()
         chosen = [
@@ -148,7 +181,7 @@ class ExperimentSweep:
             if sel["chosen"] is not None
             for seed in s.seeds
         ]
-        self._train([r for r in chosen if r.seed != s.seeds[0]], "seeds")
+        self._train([r for r in chosen if r.seed != s.seeds[0] or r.method in s.matched], "seeds")
         to_evaluate = [
             r
             for r in chosen
@@ -189,6 +222,8 @@ class ExperimentSweep:
             "scale": self.spec.scale,
             "methods": self.spec.methods,
             "grid": self.spec.grid,
+            "method_grid": self.spec.method_grid,
+            "matched": self.spec.matched,
             "factors": self.spec.factors,
             "seeds": self.spec.seeds,
             "eval_split": self.spec.eval_split,
