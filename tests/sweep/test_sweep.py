@@ -230,3 +230,21 @@ def test_a_method_s_own_grid_and_a_control_matched_to_another_method_s_choice(tm
         SweepSpec(experiment="t", scale="cpu", methods=["uniform-exact"], matched=matched)
     with pytest.raises(ValueError, match="must be searched for awd"):
         SweepSpec(experiment="t", scale="cpu", methods=["awd", "uniform-exact"], matched=matched)
+
+
+def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: float(dict(run.params).get("dropout.rate", 0)))
+    _sweep(tmp_path, fake).run()
+    curves = {0: [5.0, 4.0, 3.0, 3.5, 3.6, 3.7], 1: [5.0, 4.0, 3.0, 2.9]}  # patience 3: seed 0 stopped, seed 1 not
+    for seed, values in curves.items():
+        run_dir = RunSpec("awd", (), (("dropout.rate", "0.2"),), seed).run_dir(tmp_path)
+        (run_dir / "config.json").write_text(json.dumps({"train": {"patience": 3}}))
+        (run_dir / "logs" / "version_0").mkdir(parents=True)
+        rows = "\n".join(f"{e},{100 * (e + 1)},{v}" for e, v in enumerate(values))
+        (run_dir / "logs" / "version_0" / "metrics.csv").write_text(f"epoch,step,val/nelbo\n{rows}\n")
+    write_report(tmp_path)
+    row = next(r for r in build_rows(tmp_path)[1] if r["method"] == "awd")
+    found = {c["seed"]: (c["best_epoch"], c["last_epoch"], c["stopped_early"]) for c in row["convergence"]}
+    assert found == {0: (2, 5, True), 1: (3, 3, False)}
+    table = (tmp_path / "table.md").read_text()
+    assert "| awd | 0 | 2 | 5 | yes |" in table and "| awd | 1 | 3 | 3 | **no** |" in table

@@ -69,6 +69,18 @@ def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
     return {key: series[key][-1][1] for key, _ in DIAGNOSTICS if key in series}
 
 
+def convergence(run_dir: Path) -> dict:
+    """Whether the run in ``run_dir`` converged: the (0-based) epoch of its best validation -ELBO, its last
+    validated epoch, and ``stopped_early``: early stopping fired, i.e. ``train.patience`` epochs passed without a
+    better one (``None`` each without logs)."""
+    values = [v for _, v in read_metrics(run_dir).get(logged.VAL_NELBO, [])]
+    if not values:
+        return {"best_epoch": None, "last_epoch": None, "stopped_early": None}
+    best, last = values.index(min(values)), len(values) - 1
+    patience = json.loads((run_dir / "config.json").read_text())["train"]["patience"]
+    return {"best_epoch": best, "last_epoch": last, "stopped_early": last - best >= patience}
+
+
 def cell_label(method: str, factors: dict) -> str:
     return method + "".join(f", {k}={v}" for k, v in factors.items())
 
@@ -95,6 +107,11 @@ def build_rows(root: Path) -> tuple[dict, list[dict]]:
             },
             "diagnostics": {key: summarise([d.get(key) for d in diagnostics]) for key, _ in DIAGNOSTICS},
             "failed": [{"dir": r["dir"], "error": r["error"]} for r in cell_runs if r["error"]],
+            "convergence": [
+                {"seed": r["seed"], "dir": r["dir"], **convergence(root / r["dir"])}
+                for r in runs
+                if r["status"] == "done"
+            ],
         }
         rows.append(row)
     return manifest, rows
@@ -161,6 +178,20 @@ def _markdown(manifest: dict, rows: list[dict]) -> str:
         if show_diag:
             cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
         lines.append("| " + " | ".join(cells) + " |")
+    converged = [(r, c) for r in rows for c in r["convergence"] if c["last_epoch"] is not None]
+    if converged:
+        lines += [
+            "",
+            "Convergence of each chosen run (epochs from 0; stopped early: `train.patience` epochs without a better "
+            "validation -ELBO):",
+            "",
+            "| method | seed | best epoch | last epoch | stopped early |",
+            "|---|---|---|---|---|",
+        ]
+        for r, c in converged:
+            early = "yes" if c["stopped_early"] else "**no**"
+            label = cell_label(r["method"], r["factors"])
+            lines.append(f"| {label} | {c['seed']} | {c['best_epoch']} | {c['last_epoch']} | {early} |")
     failed = [f for r in rows for f in r["failed"]]
     if failed:
         lines += ["", "Failed runs:", *(f"- `{f['dir']}`: {f['error']}" for f in failed)]

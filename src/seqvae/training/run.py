@@ -224,21 +224,21 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
                 trainer.fit(task, datamodule=data, ckpt_path=resume)
             except SIGTERMException:
                 raise RunInterrupted(signals.received or signal.SIGTERM, out_dir, trainer.global_step) from None
-    best = trainer.checkpoint_callback.best_model_path
-    score = trainer.checkpoint_callback.best_model_score
-    summary = {
-        "out_dir": str(out_dir),
-        "best_checkpoint": best,
-        "last_checkpoint": str(last),
-        "best_val_nelbo": float(score) if score is not None else None,
-        "global_step": trainer.global_step,
-        "epochs": trainer.current_epoch,
-        "vocab_size": len(data.vocab),
-        "finished": True,
-    }
-    if trainer.is_global_zero:
-        _write_json(out_dir / "summary.json", summary)
-    return summary
+        best = trainer.checkpoint_callback.best_model_path
+        score = trainer.checkpoint_callback.best_model_score
+        summary = {
+            "out_dir": str(out_dir),
+            "best_checkpoint": best,
+            "last_checkpoint": str(last),
+            "best_val_nelbo": float(score) if score is not None else None,
+            "global_step": trainer.global_step,
+            "epochs": trainer.current_epoch,
+            "vocab_size": len(data.vocab),
+            "finished": True,
+        }
+        if trainer.is_global_zero:
+            _write_json(out_dir / "summary.json", summary)
+        return summary
 
 
 def _write_json(path: Path, value: dict) -> None:
