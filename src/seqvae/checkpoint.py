@@ -65,8 +65,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             ) from err
         raise CheckpointError(f"{path} is not a checkpoint: it does not unpickle as one") from err
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"{path} is not a checkpoint, or is truncated ({reason})") from err
+        raise CheckpointError(f"{path} is not a checkpoint, or is truncated ({type(err).__name__} reading it)") from err
     if not isinstance(contents, dict):
         raise CheckpointError(f"{path} is not a seqvae checkpoint: it holds a {type(contents).__name__}")
     return contents
