@@ -1,16 +1,17 @@
 """Speed of the training step and of the importance-weighted NLL on PTB, as markdown tables (and JSON).
 
-Training rows: decoder (lstm, double-lstm-reference, double-lstm, and double-lstm-compiled: the fused decoder
-with ``train.compile=true``, its first-step compilation inside the warm-up) x word dropout (none, awd) x hidden size
-(encoder and decoder), each model and optimiser built by the project's own code (``compose_config`` with
-``corpus=ptb``, then :class:`VAETask`, which calls ``SequenceVAE.from_config`` and builds the run's optimiser).
-A step is what the trainer does with a batch: the batch to the device, forward with word dropout (under bf16
-autocast for ``bf16-mixed``), loss ``mean(rec + beta * KL + R_psi)``, its finite check, backward, gradient-norm
-clipping and the optimiser step. Lightning's logging and the EMA weight update are left out
+Training rows: decoder (lstm, double-lstm-reference, double-lstm, double-lstm-compiled: the fused decoder with
+``train.compile=true``, its first-step compilation inside the warm-up, and transformer: ``d_model`` = the hidden
+size, the other ``model.tf_*`` settings at their defaults unless ``--override``) x word dropout (none, awd) x
+hidden size (encoder and decoder), each model and optimiser built by the project's own code (``compose_config``
+with ``corpus=ptb``, then :class:`VAETask`, which calls ``SequenceVAE.from_config`` and builds the run's
+optimiser). A step is what the trainer does with a batch: the batch to the device, forward with word dropout
+(under bf16 autocast for ``bf16-mixed``), loss ``mean(rec + beta * KL + R_psi)``, its finite check, backward,
+gradient-norm clipping and the optimiser step. Lightning's logging and the EMA weight update are left out
 (``train_throughput.py`` times the whole Lightning loop). Every row trains on the same PTB batches from the same
 initial seed, and the ratios are of tokens/s measured in this run: fused/ref = double-lstm (or
-double-lstm-compiled) over double-lstm-reference (same method and hidden), awd/none = awd over none (same
-decoder and hidden).
+double-lstm-compiled) over double-lstm-reference (same method and hidden), awd/none = awd over none (same decoder
+and hidden).
 
 IW-NLL rows: ``-log p(x)`` with S importance samples (``iw_log_marginal``, called as ``seqvae evaluate`` does)
 on the first N test sentences, for each decoder and hidden size, on the model its first training row left.
@@ -52,6 +53,7 @@ from seqvae.training.task import VAETask
 METHODS = ("none", "awd")
 FUSED, REFERENCE = "double-lstm", "double-lstm-reference"
 COMPILED = "double-lstm-compiled"  # the fused decoder with train.compile=true
+TRANSFORMER = "transformer"
 DECODER_CHOICES = [*DECODERS, COMPILED]
 Autocast = Callable[[], AbstractContextManager]
 
@@ -326,7 +328,9 @@ def write_json(path: Path | None, meta: dict, train: list[TrainRow], iw: list[IW
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--decoders", nargs="+", default=["lstm", REFERENCE, FUSED, COMPILED], choices=DECODER_CHOICES)
+    p.add_argument(
+        "--decoders", nargs="+", default=["lstm", REFERENCE, FUSED, COMPILED, TRANSFORMER], choices=DECODER_CHOICES
+    )
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--hidden", nargs="+", type=int, default=[1024, 2048], help="encoder and decoder hidden sizes")
     p.add_argument("--emb", type=int, default=512)

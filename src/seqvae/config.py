@@ -16,11 +16,13 @@ from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from seqvae.models.decoders import DECODERS, DOUBLE_LSTM_DECODERS
+from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL, check_cnn_settings
+from seqvae.models.decoders import DECODERS, DOUBLE_LSTM_DECODERS, SKIP_DECODERS
 from seqvae.models.dropout import METHODS
 from seqvae.models.dropout.awd import check_awd_settings
 from seqvae.models.dropout.base import check_rate
 from seqvae.models.init import INITS
+from seqvae.models.transformer import check_transformer_settings
 from seqvae.models.vae import DROP_TO
 from seqvae.objectives.annealing import KLSchedule
 from seqvae.optimizers import ADV_LR_SCHEDULES, OPTIMIZERS
@@ -69,6 +71,18 @@ class ModelConfig:
     The Double-LSTM options of the original AWD code: ``update_cells: 2`` adds a second update cell fed by the
     first's output, ``state_dropout`` drops out ``h`` and ``c`` after each update cell in training. ``init``:
     ``torch`` (PyTorch's defaults) or ``small-uniform`` (:data:`seqvae.models.init.INITS`).
+
+    The ``transformer`` decoder's settings (:class:`seqvae.models.transformer.TransformerDecoder`, ``d_model =
+    dec_hidden``, which ``tf_heads`` must divide): ``tf_layers``, ``tf_heads``, ``tf_ff`` (feed-forward size),
+    ``tf_dropout``, ``tf_positions`` (``learned`` or ``sinusoidal``), ``tf_max_len`` (the most decoder inputs) and
+    ``latent_injection`` (``memory``, ``embedding`` or ``both``, after Optimus); the other decoders ignore them.
+
+    The literature's remedies for posterior collapse: ``bn_gamma`` (BN-VAE, Zhu et al. 2020: batch normalisation
+    of the posterior means with this fixed scale; ``null``: off), ``skip_z`` (Skip-VAE, Dieng et al. 2019: ``z``
+    into the output layer too, decoders :data:`seqvae.models.decoders.SKIP_DECODERS`), and the ``cnn`` decoder's
+    settings (Yang et al. 2017's dilated CNN, defaults their SCNN, :mod:`seqvae.models.cnn`): ``cnn_channels``
+    (its hidden size, in place of ``dec_hidden``), ``cnn_kernel``, ``cnn_dilations`` (one residual block each) and
+    ``cnn_dropout``, which the other decoders ignore.
     """
 
     emb_dim: int = 512
@@ -79,6 +93,19 @@ class ModelConfig:
     update_cells: int = 1
     state_dropout: float = 0.0
     init: str = "torch"
+    tf_layers: int = 4
+    tf_heads: int = 4
+    tf_ff: int = 1024
+    tf_dropout: float = 0.1
+    tf_positions: str = "learned"
+    tf_max_len: int = 512
+    latent_injection: str = "memory"
+    bn_gamma: float | None = None
+    skip_z: bool = False
+    cnn_channels: int = SCNN_CHANNELS
+    cnn_kernel: int = SCNN_KERNEL
+    cnn_dilations: list[int] = field(default_factory=lambda: list(SCNN_DILATIONS))
+    cnn_dropout: float = 0.0
 
     def __post_init__(self):
         _require(self.decoder in DECODERS, f"model.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}")
@@ -92,6 +119,23 @@ class ModelConfig:
             f"{sorted(DOUBLE_LSTM_DECODERS)}, not of {self.decoder!r}",
         )
         _require(self.init in INITS, f"model.init must be one of {sorted(INITS)}, got {self.init!r}")
+        check_transformer_settings(
+            self.dec_hidden if self.decoder == "transformer" else None,
+            self.tf_layers,
+            self.tf_heads,
+            self.tf_ff,
+            self.tf_dropout,
+            self.tf_positions,
+            self.tf_max_len,
+            self.latent_injection,
+            prefix="model.",
+        )
+        _require(self.bn_gamma is None or self.bn_gamma > 0, f"model.bn_gamma must be > 0 or null, got {self.bn_gamma}")
+        _require(
+            not self.skip_z or self.decoder in SKIP_DECODERS,
+            f"model.skip_z is an option of the decoders {sorted(SKIP_DECODERS)}, not of {self.decoder!r}",
+        )
+        check_cnn_settings(self.cnn_channels, self.cnn_kernel, self.cnn_dilations, self.cnn_dropout, "model.")
 
 
 @dataclass

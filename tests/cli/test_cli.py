@@ -65,7 +65,7 @@ def test_invalid_hyperparameters_name_the_key():
     with pytest.raises(ValueError, match="optim.lr must be > 0"):
         Config.from_dict({"optim": {"lr": 0}})
     with pytest.raises(ValueError, match="model.decoder"):
-        Config.from_dict({"model": {"decoder": "transformer"}})
+        Config.from_dict({"model": {"decoder": "gru"}})
 
 
 def test_missing_corpus_file_is_a_clear_error(tmp_path):

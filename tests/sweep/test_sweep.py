@@ -113,7 +113,8 @@ TINY = [
     "hydra.sweeper.methods=[none,awd]",
     "hydra.sweeper.seeds=[0,1]",
     "hydra.sweeper.eval_samples=2",
-    'hydra.sweeper.grid={optim.lr: "0.001", dropout.rate: "0.2,0.4"}',
+    'hydra.sweeper.grid={optim.lr: "0.001"}',
+    'hydra.sweeper.method_grid={awd: {dropout.rate: "0.2,0.4"}}',
 ]
 
 
@@ -156,8 +157,8 @@ def test_killed_sweep_rerun_skips_finished_runs_and_gives_the_same_table(tmp_pat
 @pytest.mark.slow
 def test_joblib_launcher_runs_jobs_in_parallel_and_a_bad_config_fails_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
-    overrides = [a for a in TINY if not a.startswith(("hydra.sweeper.methods", "hydra.sweeper.grid"))]
-    grid = 'hydra.sweeper.grid={optim.lr: "0.001", dropout.rate: "0.4,1.5"}'
+    overrides = [a for a in TINY if not a.startswith(("hydra.sweeper.methods", "hydra.sweeper.method_grid"))]
+    grid = 'hydra.sweeper.method_grid={awd: {dropout.rate: "0.4,1.5"}}'
     main(["sweep", *overrides, "hydra.sweeper.methods=[awd]", grid, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
     manifest = json.loads((tmp_path / "snli-small-table-cpu" / "sweep.json").read_text())
     failed = [r for r in manifest["runs"] if r["status"] == "failed"]
@@ -226,8 +227,9 @@ def test_a_method_s_own_grid_and_a_control_matched_to_another_method_s_choice(tm
     assert sorted(dict(r.params)["dropout.lam"] for r in search) == ["0.01", "0.01", "1", "1"], "lambda for AWD only"
     control = [(dict(r.params), r.seed) for r in fake.launched if r.method == "uniform-exact"]
     assert control == [({"dropout.rate": "0.4"}, 0), ({"dropout.rate": "0.4"}, 1)], "no search, every seed"
-    with pytest.raises(ValueError, match="matched uniform-exact -> awd"):
+    with pytest.raises(ValueError, match="matched uniform-exact -> awd: awd must be a searched method"):
         SweepSpec(experiment="t", scale="cpu", methods=["uniform-exact"], matched=matched)
+    assert SweepSpec(experiment="t", scale="cpu", methods=["none"], method_grid=grid, matched=matched).methods
     with pytest.raises(ValueError, match="must be searched for awd"):
         SweepSpec(experiment="t", scale="cpu", methods=["awd", "uniform-exact"], matched=matched)
 

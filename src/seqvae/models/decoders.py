@@ -1,6 +1,6 @@
-"""Autoregressive decoders p(x|z) (SPEC section 1).
+"""Autoregressive decoders p(x|z) (SPEC section 1; the Transformer in :mod:`seqvae.models.transformer`).
 
-Both decoders read input embeddings (already masked by the word dropout) and a latent ``z``
+The decoders read input embeddings (already masked by the word dropout) and a latent ``z``
 and return next-word logits. Each offers a teacher-forced ``forward`` over the whole
 sequence (``hidden_states`` then the output layer, which a caller can apply to the real
 positions only) and a one-step ``step`` for generation; both compute the same function.
@@ -14,16 +14,27 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL, DilatedCNNDecoder
+from seqvae.models.skip import LatentSkip
+from seqvae.models.transformer import TransformerDecoder
+
 State = tuple[torch.Tensor, torch.Tensor]
 
 
 class _LatentInitDecoder(nn.Module):
-    """Shared parts: the initial state from ``z`` (``h_0 = W z + b``, ``c_0 = 0``) and the output layer."""
+    """Shared parts: the initial state from ``z`` (``h_0 = W z + b``, ``c_0 = 0``), the output layer and, with
+    ``skip_z``, Skip-VAE's latent skip into it (:class:`seqvae.models.skip.LatentSkip`, parameters ``skip.*``
+    only then)."""
 
-    def __init__(self, hidden_dim: int, z_dim: int, vocab_size: int):
+    def __init__(self, hidden_dim: int, z_dim: int, vocab_size: int, skip_z: bool = False):
         super().__init__()
         self.init_h = nn.Linear(z_dim, hidden_dim)
         self.output = nn.Linear(hidden_dim, vocab_size)
+        self.skip = LatentSkip(hidden_dim, z_dim) if skip_z else None
+
+    def top_states(self, hidden: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """What the output layer reads: the cell output ``hidden (B, [L,] H)``, or with the skip ``W [h, z] + b``."""
+        return hidden if self.skip is None else self.skip(hidden, z)
 
     def init_state(self, z: torch.Tensor) -> State:
         """Initial ``(h, c)``, each ``(B, H)``."""
@@ -47,10 +58,12 @@ class LSTMDecoder(_LatentInitDecoder):
         hidden_dim: LSTM hidden size.
         z_dim: latent size.
         vocab_size: output vocabulary size.
+        skip_z: Skip-VAE (Dieng et al. 2019): the output layer reads ``[h, z]`` (``z`` already enters every
+            input of the one layer).
     """
 
-    def __init__(self, emb_dim: int, hidden_dim: int, z_dim: int, vocab_size: int):
-        super().__init__(hidden_dim, z_dim, vocab_size)
+    def __init__(self, emb_dim: int, hidden_dim: int, z_dim: int, vocab_size: int, skip_z: bool = False):
+        super().__init__(hidden_dim, z_dim, vocab_size, skip_z)
         self.lstm = nn.LSTM(emb_dim + z_dim, hidden_dim, batch_first=True)
 
     def hidden_states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -58,13 +71,13 @@ class LSTMDecoder(_LatentInitDecoder):
         h, c = self.init_state(z)
         x = torch.cat([inputs, z.unsqueeze(1).expand(-1, inputs.size(1), -1)], dim=-1)
         out, _ = self.lstm(x, (h.unsqueeze(0), c.unsqueeze(0)))
-        return out
+        return self.top_states(out, z)
 
     def step(self, inp: torch.Tensor, z: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step: ``inp (B, E)`` -> logits ``(B, V)`` and the next state."""
         h, c = state
         out, (h, c) = self.lstm(torch.cat([inp, z], dim=-1).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
-        return self.output(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
+        return self.output(self.top_states(out.squeeze(1), z)), (h.squeeze(0), c.squeeze(0))
 
 
 class DoubleLSTMDecoder(_LatentInitDecoder):
@@ -93,6 +106,7 @@ class DoubleLSTMDecoder(_LatentInitDecoder):
         vocab_size: output vocabulary size.
         update_cells: 1, or 2 for the second update cell ``update2``.
         state_dropout: dropout rate in ``[0, 1)`` on the update cells' ``h`` and ``c`` in training.
+        skip_z: Skip-VAE (Dieng et al. 2019): the output layer reads ``[h, z]`` (``z`` already enters both cells).
     """
 
     def __init__(
@@ -103,8 +117,9 @@ class DoubleLSTMDecoder(_LatentInitDecoder):
         vocab_size: int,
         update_cells: int = 1,
         state_dropout: float = 0.0,
+        skip_z: bool = False,
     ):
-        super().__init__(hidden_dim, z_dim, vocab_size)
+        super().__init__(hidden_dim, z_dim, vocab_size, skip_z)
         if update_cells not in (1, 2):
             raise ValueError(f"update_cells must be 1 or 2, got {update_cells}")
         if not 0.0 <= state_dropout < 1.0:
@@ -151,7 +166,7 @@ class DoubleLSTMDecoder(_LatentInitDecoder):
         for i in range(inputs.size(1)):
             state = self._advance(inputs[:, i], z, state, None if masks is None else masks[:, :, i])
             hidden.append(state[0])
-        return torch.stack(hidden, dim=1)
+        return self.top_states(torch.stack(hidden, dim=1), z)
 
     def forward(self, inputs: torch.Tensor, z: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher-forced logits: ``inputs (B, L, E)``, ``z (B, Z)`` -> ``(B, L, V)``; ``masks`` as in
@@ -161,7 +176,7 @@ class DoubleLSTMDecoder(_LatentInitDecoder):
     def step(self, inp: torch.Tensor, z: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step, no state dropout: ``inp (B, E)`` -> logits ``(B, V)`` and the next state."""
         state = self._advance(inp, z, state)
-        return self.output(state[0]), state
+        return self.output(self.top_states(state[0], z)), state
 
 
 def _lstm_gates(pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -369,8 +384,9 @@ class FusedDoubleLSTMDecoder(DoubleLSTMDecoder):
         compile_steps: bool = False,
         update_cells: int = 1,
         state_dropout: float = 0.0,
+        skip_z: bool = False,
     ):
-        super().__init__(emb_dim, hidden_dim, z_dim, vocab_size, update_cells, state_dropout)
+        super().__init__(emb_dim, hidden_dim, z_dim, vocab_size, update_cells, state_dropout, skip_z)
         self.compile_steps = compile_steps
 
     def hidden_states(self, inputs: torch.Tensor, z: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
@@ -396,14 +412,18 @@ class FusedDoubleLSTMDecoder(DoubleLSTMDecoder):
                 hidden = DoubleLSTMRecurrence.apply(*args)
             else:  # evaluation (e.g. the IW-NLL's many samples): no per-step tensors kept for a backward
                 hidden = DoubleLSTMRecurrence.run(*args, keep=False)[0]
-        return hidden.transpose(0, 1)
+        return self.top_states(hidden.transpose(0, 1), z)
 
 
 DECODERS = {
     "lstm": LSTMDecoder,
     "double-lstm": FusedDoubleLSTMDecoder,
     "double-lstm-reference": DoubleLSTMDecoder,
+    "transformer": TransformerDecoder,
+    "cnn": DilatedCNNDecoder,
 }
+#: The decoders that take Skip-VAE's ``skip_z``.
+SKIP_DECODERS = ("lstm", "double-lstm", "double-lstm-reference", "cnn")
 DOUBLE_LSTM_DECODERS = ("double-lstm", "double-lstm-reference")
 
 
@@ -416,26 +436,64 @@ def build_decoder(
     compile_steps: bool = False,
     update_cells: int = 1,
     state_dropout: float = 0.0,
+    tf_layers: int = 4,
+    tf_heads: int = 4,
+    tf_ff: int = 1024,
+    tf_dropout: float = 0.1,
+    tf_positions: str = "learned",
+    tf_max_len: int = 512,
+    latent_injection: str = "memory",
+    skip_z: bool = False,
+    cnn_channels: int = SCNN_CHANNELS,
+    cnn_kernel: int = SCNN_KERNEL,
+    cnn_dilations: tuple[int, ...] = SCNN_DILATIONS,
+    cnn_dropout: float = 0.0,
 ) -> nn.Module:
-    """Decoder by name: ``lstm``, ``double-lstm`` (fused) or ``double-lstm-reference`` (step by step).
+    """Decoder by name: ``lstm``, ``double-lstm`` (fused), ``double-lstm-reference`` (step by step),
+    ``transformer`` or ``cnn``.
 
     ``compile_steps`` compiles the fused decoder's recurrence (:func:`_compiled_steps`); ``lstm`` runs in one
     fused library kernel already and the reference is kept as written. ``update_cells`` and ``state_dropout``
     (the original AWD code's variant, see :class:`DoubleLSTMDecoder`) are options of the Double-LSTM decoders.
+    The ``tf_*`` settings and ``latent_injection`` are the transformer's (:class:`TransformerDecoder`, with
+    ``hidden_dim`` as ``d_model``); the other decoders ignore them. ``skip_z`` (Skip-VAE) is an option of
+    :data:`SKIP_DECODERS`. ``cnn`` is Yang et al.'s dilated CNN (:class:`seqvae.models.cnn.DilatedCNNDecoder`):
+    ``cnn_channels`` (its hidden size; ``hidden_dim`` is not read), ``cnn_kernel``, ``cnn_dilations`` and
+    ``cnn_dropout``, which the other decoders ignore.
     """
     if kind not in DECODERS:
         raise ValueError(f"unknown decoder {kind!r}; choose one of {sorted(DECODERS)}")
+    if skip_z and kind not in SKIP_DECODERS:
+        raise ValueError(f"skip_z is an option of the decoders {sorted(SKIP_DECODERS)}, not of {kind!r}")
     if kind == "double-lstm":
         return FusedDoubleLSTMDecoder(
-            emb_dim, hidden_dim, z_dim, vocab_size, compile_steps, update_cells, state_dropout
+            emb_dim, hidden_dim, z_dim, vocab_size, compile_steps, update_cells, state_dropout, skip_z
         )
     if compile_steps:
         raise ValueError(f"compiling the recurrence applies to the double-lstm decoder only, not {kind!r}")
     if kind == "double-lstm-reference":
-        return DoubleLSTMDecoder(emb_dim, hidden_dim, z_dim, vocab_size, update_cells, state_dropout)
+        return DoubleLSTMDecoder(emb_dim, hidden_dim, z_dim, vocab_size, update_cells, state_dropout, skip_z)
     if update_cells != 1 or state_dropout > 0:
         raise ValueError(
             f"update_cells and state_dropout are options of the Double-LSTM decoders "
             f"{sorted(DOUBLE_LSTM_DECODERS)}, not of {kind!r}"
         )
-    return DECODERS[kind](emb_dim, hidden_dim, z_dim, vocab_size)
+    if kind == "transformer":
+        return TransformerDecoder(
+            emb_dim,
+            hidden_dim,
+            z_dim,
+            vocab_size,
+            tf_layers,
+            tf_heads,
+            tf_ff,
+            tf_dropout,
+            tf_positions,
+            tf_max_len,
+            latent_injection,
+        )
+    if kind == "cnn":
+        return DilatedCNNDecoder(
+            emb_dim, z_dim, vocab_size, cnn_channels, cnn_kernel, tuple(cnn_dilations), cnn_dropout, skip_z
+        )
+    return DECODERS[kind](emb_dim, hidden_dim, z_dim, vocab_size, skip_z)

@@ -2,7 +2,10 @@
 
 ``torch``: PyTorch's defaults, as each module sets them. ``small-uniform``: the original AWD code's: every weight
 uniform in (-0.01, 0.01), every bias 0, every word embedding uniform in (-0.1, 0.1), the adversary's included
-(its score means then start near 0, so its first drops are close to uniform).
+(its score means then start near 0, so its first drops are close to uniform). Under ``small-uniform`` a
+LayerNorm (the transformer decoder's) keeps its identity start, weight 1 and bias 0 (a weight near 0 would cut the
+signal), and the learned mask embedding of ``drop_to=mask`` (:data:`EMBEDDING_VECTORS`) is drawn as a word
+embedding.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from torch import nn
 INITS = ("torch", "small-uniform")
 WEIGHT_RANGE = 0.01
 EMBEDDING_RANGE = 0.1
+#: Parameters, by the last part of their name, that are word-embedding vectors outside an ``nn.Embedding``.
+EMBEDDING_VECTORS = ("mask_embedding",)
 
 
 @torch.no_grad()
@@ -23,8 +28,19 @@ def initialise(model: nn.Module, scheme: str) -> None:
     if scheme == "torch":
         return
     embeddings = {id(m.weight): m.padding_idx for m in model.modules() if isinstance(m, nn.Embedding)}
+    norms = {
+        id(p): value
+        for m in model.modules()
+        if isinstance(m, nn.LayerNorm)
+        for p, value in ((m.weight, 1.0), (m.bias, 0.0))
+        if p is not None
+    }
     for name, parameter in model.named_parameters():
-        if id(parameter) in embeddings:
+        if id(parameter) in norms:
+            parameter.fill_(norms[id(parameter)])
+        elif name.rsplit(".", 1)[-1] in EMBEDDING_VECTORS:
+            parameter.uniform_(-EMBEDDING_RANGE, EMBEDDING_RANGE)
+        elif id(parameter) in embeddings:
             parameter.uniform_(-EMBEDDING_RANGE, EMBEDDING_RANGE)
             if (padding := embeddings[id(parameter)]) is not None:
                 parameter[padding].zero_()  # padding is read as nothing, as nn.Embedding's own init has it
