@@ -46,7 +46,7 @@ class VAETask(L.LightningModule):
         self.val_posteriors: list[torch.Tensor] = []
 
     @property
-    def adversarial(self) -> bool:
+    def uses_awd(self) -> bool:
         return isinstance(self.model.dropout, AdversarialWordDropout)
 
     @property
@@ -55,7 +55,7 @@ class VAETask(L.LightningModule):
         ``adv_lr_schedule``)."""
         d = self.cfg.dropout
         own = d.adv_optim is not None or d.adv_lr is not None or d.adv_lr_schedule != "decay"
-        return self.adversarial and own
+        return self.uses_awd and own
 
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
         # Randomness of a step depends only on (seed, step): a resumed run draws what it would have.
@@ -84,12 +84,12 @@ class VAETask(L.LightningModule):
             self.log(logged.TRAIN_ADV_LR, groups[-1]["lr"], on_step=True, on_epoch=False, batch_size=n)
         for name, value in out.stats.items():
             self.log(logged.AWD_DIAGNOSTICS[name], value, **log)
-        if self.adversarial:
+        if self.uses_awd:
             self.log(logged.TRAIN_REGULARISER, out.regulariser.mean(), **log)
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        if self.adversarial:
+        if self.uses_awd:
             grads = [p.grad for p in self.model.dropout.adversary.parameters() if p.grad is not None]
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) if grads else 0.0
             self.log(logged.ADV_GRAD_NORM, norm, on_step=True, on_epoch=True)
