@@ -23,6 +23,7 @@ from seqvae.cli import main
 from seqvae.data.batching import make_batch
 from seqvae.data.vocab import Vocabulary
 from seqvae.models import SequenceVAE
+from seqvae.models.decoding import Decoding
 from seqvae.training.run import fit
 
 SENTENCES = [s.split() for s in ("the cat sat on the mat .", "stocks fell sharply on monday .", "we loved the pasta .")]
@@ -91,9 +92,9 @@ def test_pairs_are_decoded_independently_and_sampling_is_seeded(model_and_vocab)
     assert [it.sentences for it in batched] == [it.sentences for it in alone]
     assert batched[1].source == SENTENCES[2] and batched[1].target == SENTENCES[0]
     torch.manual_seed(3)
-    first = interpolate_pairs(model, vocab, pairs, 4, greedy=False, temperature=2.0)
+    first = interpolate_pairs(model, vocab, pairs, 4, Decoding("sample", temperature=2.0))
     torch.manual_seed(3)
-    again = interpolate_pairs(model, vocab, pairs, 4, greedy=False, temperature=2.0)
+    again = interpolate_pairs(model, vocab, pairs, 4, Decoding("sample", temperature=2.0))
     assert [it.sentences for it in first] == [it.sentences for it in again]
 
 
@@ -175,9 +176,11 @@ def test_cli_prints_table_and_writes_curves(small_corpus, tmp_path, capsys, monk
 
     monkeypatch.setattr(similarity, "BertScoreF1", FakeScorer)
     out = tmp_path / "curves"
-    main(["interpolate", ckpt, "--random-pairs", "3", "--split", "valid", "--steps", "4", "--out", str(out)])
+    args = ["--random-pairs", "3", "--split", "valid", "--steps", "4", "--decoding", "beam", "--beam-width", "2"]
+    main(["interpolate", ckpt, *args, "--out", str(out)])
     result = json.loads((out / "interpolation.json").read_text())
     assert result["similarity"] == FakeScorer.info and result["num_pairs"] == 3 and result["steps"] == 4
+    assert result["decoding"]["strategy"] == "beam" and result["decoding"]["described"] == "beam 2, alpha 1"
     assert result["checkpoint"] == ckpt and "valid split" in result["pairs_from"]
     assert all(len(p["sentences"]) == len(p["f1_source"]) == 4 for p in result["pairs"])
     with (out / "interpolation.csv").open() as handle:

@@ -40,11 +40,14 @@ def test_train_evaluate_sample_reconstruct(small_corpus, tmp_path, capsys):
     assert figures["nelbo"] == pytest.approx(figures["rec"] + figures["kl"])
 
     capsys.readouterr()
-    main(["sample", ckpt, "-n", "3", "--greedy"])
-    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    for decoding in (["--decoding", "greedy"], ["--top-p", "0.9", "--top-k", "20"], ["--decoding", "beam"]):
+        main(["sample", ckpt, "-n", "3", *decoding])
+        assert len(capsys.readouterr().out.strip().splitlines()) == 3
     main(["reconstruct", ckpt, "we loved the pasta .", "the team lost the game ."])
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "we loved the pasta ." and lines[1].startswith("  -> ")
+    main(["reconstruct", ckpt, "we loved the pasta .", "--decoding", "beam", "--beam-width", "3"])
+    assert capsys.readouterr().out.strip().splitlines()[1].startswith("  -> ")
 
 
 def test_unknown_method_name_is_a_clear_error(capsys):

@@ -8,6 +8,7 @@ from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.models.cnn import DilatedCNNDecoder
 from seqvae.models.decoders import build_decoder
+from seqvae.models.decoding import Decoding
 
 V = 25
 
@@ -66,7 +67,7 @@ def test_generation_steps_equal_the_teacher_forced_pass_in_evaluation(skip_z):
         logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
         stepwise += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
     torch.testing.assert_close(teacher, stepwise, atol=1e-5, rtol=1e-5)
-    assert len(model.generate(z, bos_id=2, eos_id=3, max_len=9)) == 4
+    assert len(model.generate(z, 2, 3, Decoding(max_len=9))) == 4
 
 
 def test_z_enters_every_block():

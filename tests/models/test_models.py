@@ -11,6 +11,7 @@ from seqvae.config import compose_config
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE, UniformDropout
 from seqvae.models.decoders import build_decoder
+from seqvae.models.decoding import Decoding
 
 V = 25
 
@@ -162,7 +163,7 @@ def test_forward_terms_and_training_dropout_changes_reconstruction():
 def test_generate_stops_at_eos_and_respects_max_len():
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, "lstm").eval()
-    out = model.generate(torch.randn(5, 4), bos_id=2, eos_id=3, max_len=7, greedy=False)
+    out = model.generate(torch.randn(5, 4), 2, 3, Decoding("sample", max_len=7))
     assert len(out) == 5 and all(len(s) <= 7 and 3 not in s for s in out)
 
 

@@ -7,6 +7,7 @@ from seqvae.config import Config, compose_config
 from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.models.decoders import build_decoder
+from seqvae.models.decoding import Decoding
 
 V = 25
 KINDS = ["lstm", "double-lstm", "double-lstm-reference"]
@@ -54,7 +55,7 @@ def test_generation_steps_equal_the_teacher_forced_pass_in_evaluation(kind):
         logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
         stepwise += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
     torch.testing.assert_close(teacher, stepwise, atol=1e-5, rtol=1e-5)
-    assert len(model.generate(z, bos_id=2, eos_id=3, max_len=6)) == 4
+    assert len(model.generate(z, 2, 3, Decoding(max_len=6))) == 4
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -14,6 +14,7 @@ from seqvae.data.vocab import SPECIALS, Vocabulary
 from seqvae.metrics import importance_weighted_nll
 from seqvae.models import SequenceVAE, UniformDropout
 from seqvae.models.decoders import DECODERS, build_decoder
+from seqvae.models.decoding import Decoding
 from seqvae.models.init import EMBEDDING_RANGE, WEIGHT_RANGE, initialise
 from seqvae.models.transformer import LATENT_INJECTIONS, KVCache, TransformerDecoder
 from seqvae.training.run import fit
@@ -220,11 +221,11 @@ def test_generation_reconstruction_interpolation_saliency_and_iw_nll_on_a_transf
         {"model": model_cfg, "dropout": {"method": "awd", "rate": 0.3, "adv_emb_dim": 8, "adv_hidden_dim": 8}}
     )
     model = SequenceVAE.from_config(cfg, len(vocab)).eval()
-    out = model.generate(torch.randn(5, 4), vocab.bos_id, vocab.eos_id, max_len=12, greedy=False)
+    out = model.generate(torch.randn(5, 4), vocab.bos_id, vocab.eos_id, Decoding("sample", max_len=12))
     assert len(out) == 5 and all(len(s) <= 12 and vocab.eos_id not in s for s in out)
-    decoded = reconstruct(model, vocab, sentences, max_len=12)
+    decoded = reconstruct(model, vocab, sentences, decoding=Decoding(max_len=12))
     assert len(decoded) == 3 and all(isinstance(w, str) for s in decoded for w in s)
-    path = interpolate(model, vocab, sentences[0], sentences[1], steps=4, max_len=12)
+    path = interpolate(model, vocab, sentences[0], sentences[1], 4, Decoding(max_len=12))
     assert len(path.sentences) == 4
     saliency = adversary_saliency(awd_module(model), vocab, sentences, samples=50, seed=0)
     assert [r.length for r in saliency] == [7, 4, 2]

@@ -9,6 +9,7 @@ import torch
 
 from seqvae.analysis.latents import encode_sentences
 from seqvae.data.vocab import Vocabulary
+from seqvae.models.decoding import GREEDY, Decoding
 from seqvae.models.vae import SequenceVAE
 
 
@@ -48,13 +49,12 @@ def interpolate_pairs(
     vocab: Vocabulary,
     pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
     steps: int,
-    greedy: bool = True,
-    temperature: float = 1.0,
-    max_len: int = 50,
+    decoding: Decoding = GREEDY,
 ) -> list[Interpolation]:
     """Decode ``steps`` points between the posterior means of each ``(source, target)`` pair of tokenised sentences.
 
-    All ``P * K`` latents are decoded in one batch; sampled decoding draws from torch's global generator.
+    All ``P * K`` latents are decoded in one batch, as ``decoding`` says; sampling draws from torch's global
+    generator.
     """
     t = interpolation_points(steps)
     if not pairs:
@@ -62,7 +62,7 @@ def interpolate_pairs(
     mu, _ = encode_sentences(model, vocab, [s for pair in pairs for s in pair])
     z = torch.stack([interpolate_latents(mu[2 * i], mu[2 * i + 1], t) for i in range(len(pairs))])
     device = next(model.parameters()).device
-    ids = model.generate(z.flatten(0, 1).to(device), vocab.bos_id, vocab.eos_id, max_len, greedy, temperature)
+    ids = model.generate(z.flatten(0, 1).to(device), vocab.bos_id, vocab.eos_id, decoding)
     decoded = [vocab.decode(row) for row in ids]
     return [
         Interpolation(list(src), list(tgt), t, z[i], decoded[i * steps : (i + 1) * steps])
@@ -76,9 +76,7 @@ def interpolate(
     source: Sequence[str],
     target: Sequence[str],
     steps: int,
-    greedy: bool = True,
-    temperature: float = 1.0,
-    max_len: int = 50,
+    decoding: Decoding = GREEDY,
 ) -> Interpolation:
     """Decode ``steps`` points between the posterior means of two tokenised sentences (one pair of Table 3)."""
-    return interpolate_pairs(model, vocab, [(source, target)], steps, greedy, temperature, max_len)[0]
+    return interpolate_pairs(model, vocab, [(source, target)], steps, decoding)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import random
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from seqvae.analysis.interpolation import Interpolation, interpolate_pairs
 from seqvae.analysis.similarity import Scorer
 from seqvae.checkpoint import TrainedModel
 from seqvae.data.datamodule import load_split
+from seqvae.models.decoding import GREEDY, Decoding
 from seqvae.plotting import save_figure
 
 Pair = tuple[list[str], list[str]]
@@ -145,8 +147,7 @@ def plot_curves(result: dict, out_dir: str | Path) -> list[Path]:
     details += ["rescaled"] if sim.get("rescale_with_baseline") else []
     ax.set_ylabel(sim.get("metric", "similarity") + (f" ({', '.join(details)})" if details else ""))
     ax.set_xlabel("interpolation t (0 = source mean, 1 = target mean)")
-    dec = result.get("decoding", {})
-    decoding = "" if not dec else ", greedy" if dec["greedy"] else f", sampled at T = {dec['temperature']:g}"
+    decoding = f", {result['decoding']['described']}" if "decoding" in result else ""
     ax.set_title(
         f"Decoding between two posterior means: mean ± std over {result['num_pairs']} pair(s){decoding}\n"
         f"{result['mean_distinct']:.1f} of {len(t)} decoded sentences distinct per pair on average",
@@ -166,9 +167,7 @@ def interpolation_report(
     steps: int,
     scorer: Scorer,
     out_dir: str | Path,
-    greedy: bool = True,
-    temperature: float = 1.0,
-    max_len: int = 50,
+    decoding: Decoding = GREEDY,
     seed: int = 0,
     **meta,
 ) -> dict:
@@ -178,11 +177,11 @@ def interpolation_report(
     checkpoint and where the pairs came from) is recorded as given.
     """
     torch.manual_seed(seed)
-    interpolations = interpolate_pairs(trained.model, trained.vocab, pairs, steps, greedy, temperature, max_len)
-    decoding = {"greedy": greedy, "temperature": None if greedy else temperature, "max_len": max_len, "seed": seed}
+    interpolations = interpolate_pairs(trained.model, trained.vocab, pairs, steps, decoding)
+    decoding_record = {**dataclasses.asdict(decoding), "described": decoding.describe(), "seed": seed}
     unknown = {"metric": getattr(scorer, "__name__", type(scorer).__name__), "rescale_with_baseline": None}
     similarity = getattr(scorer, "info", unknown)
-    result = {**meta, "steps": steps, "decoding": decoding, "similarity": similarity}
+    result = {**meta, "steps": steps, "decoding": decoding_record, "similarity": similarity}
     result |= similarity_curves(interpolations, scorer)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

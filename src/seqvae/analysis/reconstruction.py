@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from seqvae.analysis.latents import encode_sentences
 from seqvae.data.vocab import Vocabulary
+from seqvae.models.decoding import GREEDY, Decoding
 from seqvae.models.vae import SequenceVAE
 
 
@@ -14,13 +15,14 @@ def reconstruct(
     vocab: Vocabulary,
     sentences: Sequence[Sequence[str]],
     posterior_sample: bool = False,
-    max_len: int = 50,
+    decoding: Decoding = GREEDY,
 ) -> list[list[str]]:
-    """Greedy decodings of ``z = mu`` (or of ``z ~ q(z|x)`` with ``posterior_sample``), one per tokenised sentence."""
+    """Decodings of ``z = mu`` (or of ``z ~ q(z|x)`` with ``posterior_sample``) as ``decoding`` says (default:
+    greedy), one per tokenised sentence."""
     mu, logvar = encode_sentences(model, vocab, sentences)
     z = model.reparameterize(mu, logvar) if posterior_sample else mu
     device = next(model.parameters()).device
-    return [vocab.decode(ids) for ids in model.generate(z.to(device), vocab.bos_id, vocab.eos_id, max_len)]
+    return [vocab.decode(ids) for ids in model.generate(z.to(device), vocab.bos_id, vocab.eos_id, decoding)]
 
 
 def factor_agreement(

@@ -7,12 +7,13 @@ import torch
 from seqvae.cli.arguments import (
     SPLIT_CHOICES,
     Parser,
+    add_decoding_arguments,
     analysis_arguments,
     check_outputs,
     count,
+    decoding_of,
     device,
     load,
-    positive,
     read_sentences,
 )
 
@@ -127,10 +128,7 @@ def interpolate(argv: list[str]) -> None:
     p.add_argument("checkpoint")
     p.add_argument("sentences", nargs="*", metavar="SENTENCE", help="source and target, tokenised")
     p.add_argument("--steps", type=count(2), default=10, help="points K on the line, both ends included")
-    p.add_argument("--sample", action="store_true", help="sample words (default: greedy decoding)")
-    p.add_argument("--temperature", type=positive, default=1.0)
-    p.add_argument("--max-len", type=count(1), default=50)
-    p.add_argument("--seed", type=int, default=0, help="seeds --sample and --random-pairs")
+    p.add_argument("--seed", type=int, default=0, help="seeds sampled decoding and --random-pairs")
     p.add_argument("--pairs", help="file of 'source<TAB>target' lines")
     p.add_argument("--random-pairs", type=count(1), metavar="N", help="N random pairs of sentences of --split")
     p.add_argument("--split", default="valid", choices=SPLIT_CHOICES)
@@ -140,7 +138,9 @@ def interpolate(argv: list[str]) -> None:
     p.add_argument("--rescale", action="store_true", help="rescale BERTScore with a baseline (see --baseline-path)")
     p.add_argument("--baseline-path", help="bert-score baseline file for --rescale")
     p.add_argument("--device", default="auto")
+    add_decoding_arguments(p, "greedy")
     a = p.parse_args(argv)
+    decoding = decoding_of(a)
     if a.sentences and len(a.sentences) != 2 or sum(map(bool, (a.sentences, a.pairs, a.random_pairs))) != 1:
         p.error("give SOURCE TARGET, --pairs FILE or --random-pairs N")
     if a.out is None and not a.sentences:
@@ -153,14 +153,13 @@ def interpolate(argv: list[str]) -> None:
     pairs, origin = choose_pairs(trained, a.sentences, a.pairs, a.random_pairs, a.split, a.seed)
     if a.out is None:
         torch.manual_seed(a.seed)
-        it = interpolate(trained.model, trained.vocab, *pairs[0], a.steps, not a.sample, a.temperature, a.max_len)
+        it = interpolate(trained.model, trained.vocab, *pairs[0], a.steps, decoding)
         for t, sentence in zip(it.t.tolist(), it.sentences, strict=True):
             print(f"{t:.2f}  {' '.join(sentence)}")
         return
     scorer = BertScoreF1(a.model, a.num_layers, a.rescale, a.baseline_path, str(on))
-    decoding = dict(greedy=not a.sample, temperature=a.temperature, max_len=a.max_len, seed=a.seed)
     result = interpolation_report(
-        trained, pairs, a.steps, scorer, a.out, **decoding, checkpoint=a.checkpoint, pairs_from=origin
+        trained, pairs, a.steps, scorer, a.out, decoding, a.seed, checkpoint=a.checkpoint, pairs_from=origin
     )
     if len(pairs) == 1:
         pair = result["pairs"][0]

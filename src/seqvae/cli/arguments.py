@@ -13,6 +13,7 @@ import torch
 
 from seqvae.checkpoint import TrainedModel, load_checkpoint
 from seqvae.cli.errors import UsageError
+from seqvae.models.decoding import STRATEGIES, Decoding
 from seqvae.outputs import check_writable_file, ensure_dir
 
 SPLIT_CHOICES = ("train", "valid", "test")
@@ -40,14 +41,34 @@ def count(minimum: int = 1):
     return parse
 
 
-def positive(text: str) -> float:
-    """An argparse type: a number > 0."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive(text: str) -> float:
+    """An argparse type: a number > 0."""
+    value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    """An argparse type: a number >= 0."""
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def probability_mass(text: str) -> float:
+    """An argparse type: a number in (0, 1]."""
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
     return value
 
 
@@ -101,3 +122,22 @@ def analysis_arguments(prog: str, description: str, samples: int) -> Parser:
     p.add_argument("--samples", type=count(1), default=samples, help="Monte-Carlo score draws per sentence")
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def add_decoding_arguments(p: Parser, strategy: str) -> None:
+    """The decoding options (:class:`seqvae.models.decoding.Decoding`), ``strategy`` the command's default."""
+    g = p.add_argument_group("decoding")
+    g.add_argument("--decoding", choices=STRATEGIES, default=strategy, help=f"how to pick words (default: {strategy})")
+    g.add_argument("--temperature", type=positive, default=Decoding.temperature, help="sample: softmax temperature")
+    g.add_argument("--top-k", type=count(0), default=Decoding.top_k, help="sample: among the K most likely (0: all)")
+    g.add_argument("--top-p", type=probability_mass, default=Decoding.top_p, help="sample: nucleus mass (1: all)")
+    g.add_argument("--beam-width", type=count(1), default=Decoding.beam_width, help="beam: hypotheses kept")
+    g.add_argument(
+        "--length-penalty", type=non_negative, default=Decoding.length_penalty, help="beam: alpha of log p / |y|^alpha"
+    )
+    g.add_argument("--max-len", type=count(1), default=Decoding.max_len, help="words decoded at most")
+
+
+def decoding_of(a: argparse.Namespace) -> Decoding:
+    """The :class:`Decoding` the options of :func:`add_decoding_arguments` ask for (checked before any work)."""
+    return Decoding(a.decoding, a.temperature, a.top_k, a.top_p, a.beam_width, a.length_penalty, a.max_len)

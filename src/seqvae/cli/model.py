@@ -6,7 +6,16 @@ from pathlib import Path
 
 import torch
 
-from seqvae.cli.arguments import SPLIT_CHOICES, Parser, check_outputs, count, load, positive, read_sentences
+from seqvae.cli.arguments import (
+    SPLIT_CHOICES,
+    Parser,
+    add_decoding_arguments,
+    check_outputs,
+    count,
+    decoding_of,
+    load,
+    read_sentences,
+)
 
 
 def evaluate(argv: list[str]) -> None:
@@ -51,33 +60,33 @@ def sample(argv: list[str]) -> None:
     p = Parser(prog="seqvae sample", description="Decode sentences from z ~ N(0, I).")
     p.add_argument("checkpoint")
     p.add_argument("-n", "--num", type=count(1), default=10)
-    p.add_argument("--greedy", action="store_true", help="argmax decoding (default: sample words)")
-    p.add_argument("--temperature", type=positive, default=1.0)
-    p.add_argument("--max-len", type=count(1), default=50)
     p.add_argument("--seed", type=int, default=0)
+    add_decoding_arguments(p, "sample")
     a = p.parse_args(argv)
+    decoding = decoding_of(a)
     trained = load(a.checkpoint)
     torch.manual_seed(a.seed)
     z = torch.randn(a.num, trained.model.z_dim)
     v = trained.vocab
-    for ids in trained.model.generate(z, v.bos_id, v.eos_id, a.max_len, a.greedy, a.temperature):
+    for ids in trained.model.generate(z, v.bos_id, v.eos_id, decoding):
         print(" ".join(v.decode(ids)))
 
 
 def reconstruct(argv: list[str]) -> None:
     from seqvae.analysis.reconstruction import reconstruct
 
-    p = Parser(prog="seqvae reconstruct", description="Greedy decoding of the posterior mean.")
+    p = Parser(prog="seqvae reconstruct", description="Decode the posterior mean (greedily by default).")
     p.add_argument("checkpoint")
     p.add_argument("sentences", nargs="+", help="tokenised sentences, one per argument")
     p.add_argument("--posterior-sample", action="store_true", help="decode z ~ q(z|x) instead of its mean")
-    p.add_argument("--max-len", type=count(1), default=50)
     p.add_argument("--seed", type=int, default=0)
+    add_decoding_arguments(p, "greedy")
     a = p.parse_args(argv)
+    decoding = decoding_of(a)
     trained = load(a.checkpoint)
     sentences = read_sentences(trained, a.sentences)
     torch.manual_seed(a.seed)
-    decoded = reconstruct(trained.model, trained.vocab, sentences, a.posterior_sample, a.max_len)
+    decoded = reconstruct(trained.model, trained.vocab, sentences, a.posterior_sample, decoding)
     for source, words in zip(a.sentences, decoded, strict=True):
         print(f"{source}\n  -> {' '.join(words)}")
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL
 from seqvae.models.decoders import build_decoder
+from seqvae.models.decoding import GREEDY, Decoding, decode
 from seqvae.models.dropout import WordDropout, build_dropout
 from seqvae.models.encoder import LSTMEncoder
 from seqvae.models.init import initialise
@@ -234,29 +235,7 @@ class SequenceVAE(nn.Module):
         return VAEOutput(rec, gaussian_kl(mu, logvar), drop.regulariser, mu, logvar, drop.stats)
 
     @torch.no_grad()
-    def generate(
-        self,
-        z: torch.Tensor,
-        bos_id: int,
-        eos_id: int,
-        max_len: int = 50,
-        greedy: bool = True,
-        temperature: float = 1.0,
-    ) -> list[list[int]]:
-        """Decode word ids from latents ``z (B, Z)``, greedily or by sampling, up to ``</s>`` or ``max_len``."""
-        state = self.decoder.init_state(z)
-        prev = torch.full((z.size(0),), bos_id, dtype=torch.long, device=z.device)
-        done = torch.zeros(z.size(0), dtype=torch.bool, device=z.device)
-        out: list[torch.Tensor] = []
-        for _ in range(max_len):
-            logits, state = self.decoder.step(self.dec_embedding(prev), z, state)
-            if greedy:
-                prev = logits.argmax(dim=-1)
-            else:
-                prev = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1).squeeze(1)
-            out.append(prev)
-            done = done | (prev == eos_id)
-            if bool(done.all()):
-                break
-        ids = torch.stack(out, dim=1).tolist()
-        return [row[: row.index(eos_id)] if eos_id in row else row for row in ids]
+    def generate(self, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding = GREEDY) -> list[list[int]]:
+        """Word ids (without ``</s>``) decoded from latents ``z (B, Z)`` as ``decoding`` says (default: greedy, up
+        to 50 words; :mod:`seqvae.models.decoding`)."""
+        return decode(self, z, bos_id, eos_id, decoding)
