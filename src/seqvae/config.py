@@ -214,6 +214,11 @@ class TrainConfig:
 
     ``compile`` runs the ``double-lstm`` decoder's recurrence steps through ``torch.compile`` (a C++ compiler on
     the CPU, Triton on CUDA); it changes speed, not the function computed.
+
+    ``aggressive`` trains the inference network aggressively (He et al. 2019, :mod:`seqvae.training.aggressive`)
+    until a validation's MI does not rise: before each batch's decoder update, up to ``aggressive_max_inner``
+    encoder updates, stopped when the loss per token of the last ``aggressive_check_every`` of them is not below
+    that of the ones before.
     """
 
     max_epochs: int = 100
@@ -230,10 +235,13 @@ class TrainConfig:
     progress_bar: bool = True
     resume: bool = True
     compile: bool = False
+    aggressive: bool = False
+    aggressive_max_inner: int = 100
+    aggressive_check_every: int = 15
 
     def __post_init__(self):
-        _require(self.max_epochs >= 1, f"train.max_epochs must be >= 1, got {self.max_epochs}")
-        _require(self.patience >= 1, f"train.patience must be >= 1, got {self.patience}")
+        for key in ("max_epochs", "patience", "aggressive_max_inner", "aggressive_check_every"):
+            _require(getattr(self, key) >= 1, f"train.{key} must be >= 1, got {getattr(self, key)}")
 
 
 @dataclass

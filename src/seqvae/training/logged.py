@@ -29,6 +29,10 @@ TRAIN_LR = "train/lr"
 TRAIN_ADV_LR = "train/adv_lr"
 TRAIN_REGULARISER = "train/regulariser"
 ADV_GRAD_NORM = "train/adv_grad_norm"
+# Aggressive inference-network training (:mod:`seqvae.training.aggressive`): whether the mode is on (1/0), and the
+# encoder updates before each batch's decoder update.
+TRAIN_AGGRESSIVE = "train/aggressive"
+TRAIN_INNER_STEPS = "train/inner_steps"
 # AWD's diagnostics (:data:`seqvae.models.dropout.awd.DIAGNOSTICS`), by their names in the dropout's stats.
 AWD_DIAGNOSTICS = {name: f"train/{name}" for name in DIAGNOSTICS}
 

@@ -21,6 +21,7 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 from seqvae.config import Config, upgrade_saved
 from seqvae.data.datamodule import TextDataModule
 from seqvae.outputs import ensure_dir
+from seqvae.training.aggressive import AggressiveVAETask
 from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
 from seqvae.training.logged import MONITOR
 from seqvae.training.task import VAETask
@@ -209,7 +210,7 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         data = TextDataModule(cfg.data, seed=cfg.seed)
         check_batch_limits(cfg, data)
-        task = VAETask(cfg.to_dict(), data.vocab.words)
+        task = (AggressiveVAETask if cfg.train.aggressive else VAETask)(cfg.to_dict(), data.vocab.words)
         trainer = build_trainer(cfg, out_dir, extra_callbacks)
         if trainer.is_global_zero:
             _write_json(out_dir / "config.json", cfg.to_dict())

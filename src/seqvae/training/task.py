@@ -14,7 +14,7 @@ from seqvae.data.vocab import Vocabulary
 from seqvae.metrics.active_units import active_units
 from seqvae.metrics.mutual_info import mutual_information_estimates
 from seqvae.models.dropout import AdversarialWordDropout
-from seqvae.models.vae import SequenceVAE
+from seqvae.models.vae import SequenceVAE, VAEOutput
 from seqvae.optimizers import build_optimizer
 from seqvae.training import logged
 
@@ -44,6 +44,7 @@ class VAETask(L.LightningModule):
         self.model = SequenceVAE.from_config(self.cfg, len(self.vocab), self.vocab.pad_id, self.vocab.unk_id)
         self.val_sums = torch.nn.ModuleDict({k: SumMetric() for k in ("rec", "kl", "sentences", "tokens")})
         self.val_posteriors: list[torch.Tensor] = []
+        self.val_mi: float | None = None  # the last validation's joint MI estimate (val/mi); None before one
 
     @property
     def uses_awd(self) -> bool:
@@ -65,12 +66,7 @@ class VAETask(L.LightningModule):
         out = self.model(batch.tokens, batch.lengths)
         beta = self.cfg.anneal.beta(self.global_step)
         loss = out.loss(beta, self.cfg.anneal.free_bits)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"non-finite training loss at step {self.global_step} (rec={out.rec.mean().item():.4g}, "
-                f"kl={out.kl.mean().item():.4g}); checkpoints written so far are intact. "
-                "Lower optim.lr or check the data, then rerun to resume from the last checkpoint."
-            )
+        self.check_finite(loss, out)
         n = batch.lengths.numel()
         log = dict(on_step=True, on_epoch=True, batch_size=n)
         self.log(logged.TRAIN_LOSS, loss, prog_bar=True, **log)
@@ -87,6 +83,15 @@ class VAETask(L.LightningModule):
         if self.uses_awd:
             self.log(logged.TRAIN_REGULARISER, out.regulariser.mean(), **log)
         return loss
+
+    def check_finite(self, loss: torch.Tensor, out: VAEOutput) -> None:
+        """Raise :class:`NonFiniteLossError` if the training ``loss`` is NaN or infinite, before it is stepped on."""
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss at step {self.global_step} (rec={out.rec.mean().item():.4g}, "
+                f"kl={out.kl.mean().item():.4g}); checkpoints written so far are intact. "
+                "Lower optim.lr or check the data, then rerun to resume from the last checkpoint."
+            )
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.uses_awd:
@@ -119,6 +124,7 @@ class VAETask(L.LightningModule):
         mu, logvar = posteriors.unbind(dim=1)
         if mu.size(0) >= 2:
             mi = mutual_information_estimates(mu, logvar)
+            self.val_mi = mi.joint
             self.log(logged.VAL_MI, mi.joint, rank_zero_only=True)
             self.log(logged.VAL_MI_FACTORISED, mi.factorised, rank_zero_only=True)
             self.log(logged.VAL_AU, float(active_units(mu).count), rank_zero_only=True)
