@@ -25,6 +25,7 @@ from seqvae.models.init import INITS
 from seqvae.models.transformer import check_transformer_settings
 from seqvae.models.vae import DROP_TO
 from seqvae.objectives.annealing import KLSchedule
+from seqvae.objectives.kl import FREE_BITS_OVER
 from seqvae.optimizers import ADV_LR_SCHEDULES, OPTIMIZERS
 
 # Values that configs saved by earlier versions hold under another name: key -> {old: new}.
@@ -199,13 +200,19 @@ class OptimConfig:
 
 @dataclass
 class AnnealConfig(KLSchedule):
-    """KL weight schedule (:class:`seqvae.objectives.KLSchedule`) and free bits per dimension."""
+    """KL weight schedule (:class:`seqvae.objectives.KLSchedule`) and free bits per dimension, over the batch
+    (Kingma et al. 2016) or per sentence (Li et al. 2019; :func:`seqvae.objectives.kl.free_bits_kl`)."""
 
     free_bits: float = 0.0
+    free_bits_over: str = "batch"
 
     def __post_init__(self):
         super().__post_init__()
         _require(self.free_bits >= 0, f"anneal.free_bits must be >= 0, got {self.free_bits}")
+        _require(
+            self.free_bits_over in FREE_BITS_OVER,
+            f"anneal.free_bits_over must be one of {FREE_BITS_OVER}, got {self.free_bits_over!r}",
+        )
 
 
 @dataclass
@@ -214,6 +221,10 @@ class TrainConfig:
 
     ``compile`` runs the ``double-lstm`` decoder's recurrence steps through ``torch.compile`` (a C++ compiler on
     the CPU, Triton on CUDA); it changes speed, not the function computed.
+
+    ``pretrain_autoencoder`` runs FBP's first stage (Li et al. 2019) before the run: the same config as an
+    autoencoder (KL weight 0, no free bits, selected by validation reconstruction loss) in ``OUT_DIR/pretrain``;
+    the run then starts from its encoder and a freshly initialised decoder (:func:`seqvae.training.run.fit`).
 
     ``aggressive`` trains the inference network aggressively (He et al. 2019, :mod:`seqvae.training.aggressive`)
     until a validation's MI does not rise: before each batch's decoder update, up to ``aggressive_max_inner``
@@ -235,6 +246,7 @@ class TrainConfig:
     progress_bar: bool = True
     resume: bool = True
     compile: bool = False
+    pretrain_autoencoder: bool = False
     aggressive: bool = False
     aggressive_max_inner: int = 100
     aggressive_check_every: int = 15

@@ -14,10 +14,12 @@ from seqvae.sweep.stages import ExperimentSweep, SweepSpec
 from seqvae.sweep.tables import build_rows, summarise, write_report
 
 
-def test_plan_leaves_dropout_keys_out_of_the_unregularised_vae():
+def test_plan_leaves_dropout_keys_out_of_the_methods_without_word_dropout():
     grid = {"optim.lr": "1e-3,0.1", "dropout.rate": "0.2,0.4"}
-    assert candidates("none", grid) == [(("optim.lr", "1e-3"),), (("optim.lr", "0.1"),)]
-    assert len(candidates("awd", grid)) == 4
+    for method in ("none", "bn-vae", "skip-vae", "cnn-vae", "lagging", "fbp"):
+        assert candidates(method, grid) == [(("optim.lr", "1e-3"),), (("optim.lr", "0.1"),)], method
+    for method in ("uniform", "uniform-exact", "awd", "awd-authors"):
+        assert len(candidates(method, grid)) == 4, method
     assert cells(["none", "awd"], {"dropout.lam": "0.1,1"}) == [
         ("none", ()),
         ("awd", (("dropout.lam", "0.1"),)),

@@ -115,6 +115,7 @@ def test_linear_and_cyclical_kl_schedules():
     assert linear.beta(100) == linear.beta(10**6) == 1.0
     cyc = KLSchedule("cyclical", beta_0=0.0, steps=100, cycles=2, ratio=0.5)
     assert [cyc.beta(s) for s in (0, 25, 50, 99, 100, 125, 200)] == pytest.approx([0, 0.5, 1, 1, 0, 0.5, 1])
+    assert KLSchedule("zero").beta(0) == KLSchedule("zero", steps=10).beta(10**6) == 0.0
     with pytest.raises(ValueError, match="unknown KL annealing"):
         KLSchedule("sigmoid")
 
@@ -125,6 +126,14 @@ def test_free_bits_floors_each_dimension_and_blocks_its_gradient():
     assert value.tolist() == pytest.approx([2.5, 4.5])
     value.sum().backward()
     assert kl.grad.tolist() == [[0.0, 1.0], [0.0, 1.0]]
+
+
+def test_free_bits_per_sentence_floors_each_sentences_own_kl():
+    kl = torch.tensor([[0.1, 2.0], [0.9, 0.2]], requires_grad=True)
+    value = free_bits_kl(kl, 0.5, over="sentence")
+    assert value.tolist() == pytest.approx([2.5, 1.4])  # the batch means, 0.5 and 1.1, would floor nothing
+    value.sum().backward()
+    assert kl.grad.tolist() == [[0.0, 1.0], [1.0, 0.0]]
 
 
 def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes_as_if_uninterrupted(small_corpus, tmp_path):

@@ -45,10 +45,11 @@ class VAEOutput:
         """``(B,)`` KL per sentence."""
         return self.kl_per_dim.sum(dim=-1)
 
-    def loss(self, beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
+    def loss(self, beta: float = 1.0, free_bits: float = 0.0, free_bits_over: str = "batch") -> torch.Tensor:
         """The training objective, ``mean_b[rec + beta * KL + R_psi]`` (SPEC section 2), the KL with a free-bits
-        floor of ``free_bits`` nats per dimension (Kingma et al. 2016)."""
-        return (self.rec + beta * free_bits_kl(self.kl_per_dim, free_bits) + self.regulariser).mean()
+        floor of ``free_bits`` nats per dimension over ``free_bits_over`` (:func:`free_bits_kl`)."""
+        kl = free_bits_kl(self.kl_per_dim, free_bits, free_bits_over)
+        return (self.rec + beta * kl + self.regulariser).mean()
 
 
 class SequenceVAE(nn.Module):

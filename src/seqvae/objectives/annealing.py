@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+KINDS = ("linear", "cyclical", "constant", "zero")
+
 
 @dataclass
 class KLSchedule:
@@ -14,6 +16,7 @@ class KLSchedule:
     linearly from ``beta_0`` to 1 over the first ``ratio`` of it and stays at 1 for the rest;
     after the last cycle beta is 1.
     ``constant``: beta is always 1.
+    ``zero``: beta is always 0: an autoencoder with a noisy code (FBP's pretraining, Li et al. 2019).
     """
 
     kind: str = "linear"
@@ -23,8 +26,8 @@ class KLSchedule:
     ratio: float = 0.5
 
     def __post_init__(self):
-        if self.kind not in ("linear", "cyclical", "constant"):
-            raise ValueError(f"unknown KL annealing {self.kind!r}; choose linear, cyclical or constant")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown KL annealing {self.kind!r}; choose one of {', '.join(KINDS)}")
         if not 0.0 <= self.beta_0 <= 1.0:
             raise ValueError(f"anneal.beta_0 must be in [0, 1], got {self.beta_0}")
         if self.steps < 0:
@@ -34,6 +37,8 @@ class KLSchedule:
 
     def beta(self, step: int) -> float:
         """beta after ``step`` optimiser steps."""
+        if self.kind == "zero":
+            return 0.0
         if self.kind == "constant" or self.steps == 0:
             return 1.0
         if self.kind == "linear":

@@ -3,15 +3,20 @@
 An experiment (``conf/experiment/*.yaml``) names the methods, a ``grid`` of searched values (the paper's
 learning rate x R, selected by validation -ELBO) and ``factors`` whose values are all reported (R in the
 rate ablation, lambda in the lambda ablation). Each is a mapping ``config key -> "v1,v2,..."``, as in Hydra's
-own sweeper. Keys under ``dropout.`` do not apply to the method ``none`` and are left out of its runs.
+own sweeper. Keys under ``dropout.`` do not apply to the methods without word dropout (``none``, ``bn-vae``,
+``lagging``, ...: :func:`drops_words`) and are left out of their runs.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 RUNS_ENV = "SEQVAE_RUNS"
 
@@ -61,8 +66,18 @@ def parse_values(values: str | int | float) -> list[str]:
     return parts
 
 
+@functools.cache
+def drops_words(method: str) -> bool:
+    """Whether the ``method`` preset (``seqvae/conf/method/METHOD.yaml``) drops decoder input words: all but those
+    setting ``dropout.method: none``."""
+    path = resources.files("seqvae.conf") / "method" / f"{method}.yaml"
+    if not path.is_file():
+        return True
+    return OmegaConf.select(OmegaConf.create(path.read_text(encoding="utf-8")), "dropout.method") != "none"
+
+
 def _applies(key: str, method: str) -> bool:
-    return not (method == "none" and key.startswith("dropout."))
+    return drops_words(method) or not key.startswith("dropout.")
 
 
 def _product(space: dict[str, str], method: str) -> list[tuple[tuple[str, str], ...]]:

@@ -100,7 +100,7 @@ class AggressiveVAETask(VAETask):
         """One update of the encoder alone on a fresh training batch; its summed loss and token count."""
         batch = self.transfer_batch_to_device(self.next_inner_batch(), self.device, 0)
         out = self.model(batch.tokens, batch.lengths)
-        loss = out.loss(self.cfg.anneal.beta(self.global_step), self.cfg.anneal.free_bits)
+        loss = self.training_loss(out)
         self.check_finite(loss, out)
         optimizer = self.optimizers(use_pl_optimizer=False)
         optimizer.zero_grad()

@@ -44,5 +44,12 @@ VAL_MI = "val/mi"
 VAL_MI_FACTORISED = "val/mi_factorised"
 VAL_AU = "val/au"
 
-# What early stopping and the best checkpoint watch (minimised).
+# What early stopping and the best checkpoint watch (minimised); an autoencoder (KL weight always 0, FBP's
+# pretraining) watches its objective, the reconstruction loss.
 MONITOR = VAL_NELBO
+AUTOENCODER_MONITOR = VAL_REC
+
+
+def monitor(kl_weight_kind: str) -> str:
+    """What a run whose KL schedule is of ``kl_weight_kind`` (``anneal.kind``) is selected by."""
+    return AUTOENCODER_MONITOR if kl_weight_kind == "zero" else MONITOR

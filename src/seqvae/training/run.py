@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -18,16 +19,19 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from seqvae.checkpoint import load_checkpoint
 from seqvae.config import Config, upgrade_saved
 from seqvae.data.datamodule import TextDataModule
 from seqvae.outputs import ensure_dir
 from seqvae.training.aggressive import AggressiveVAETask
 from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
-from seqvae.training.logged import MONITOR
+from seqvae.training.logged import monitor
 from seqvae.training.task import VAETask
 
 log = logging.getLogger(__name__)
 
+# Where a run with ``train.pretrain_autoencoder`` (FBP) keeps its autoencoder stage: a run folder of its own.
+PRETRAIN_DIR = "pretrain"
 # Config keys that do not change what a run computes: a finished run is reused whatever they say.
 NON_RESULT_KEYS = {"out_dir", "train.progress_bar"}
 # Keys a rerun may change and still resume the run in its folder: how long it trains, on what hardware, what it logs.
@@ -70,6 +74,7 @@ def checkpoint_dir(out_dir: str | Path) -> Path:
 def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     """Lightning trainer with EMA weights, best/last checkpoints, early stopping and CSV + TensorBoard logs."""
     t = cfg.train
+    watched = monitor(cfg.anneal.kind)
     ckpt_dir = checkpoint_dir(out_dir)
     # Both checkpoint callbacks write the one last.ckpt (no version counter, so no last-v1.ckpt): the best one
     # after each validation, the periodic one every N steps; whichever wrote last holds the newest state.
@@ -77,14 +82,14 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
         ModelCheckpoint(
             dirpath=ckpt_dir,
             filename="best",
-            monitor=MONITOR,
+            monitor=watched,
             mode="min",
             save_top_k=1,
             save_last=True,
             enable_version_counter=False,
         ),
         EarlyStopping(
-            monitor=MONITOR, mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False
+            monitor=watched, mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False
         ),
     ]
     if t.checkpoint_every_n_steps > 0:
@@ -188,11 +193,22 @@ def _is_first_process() -> bool:
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
+def autoencoder_stage(cfg: Config, out_dir: str | Path) -> Config:
+    """FBP's first stage (Li et al. 2019) of the run of ``cfg``: the same config with the KL weight at 0 and no free
+    bits, in ``OUT_DIR/pretrain``."""
+    anneal = dataclasses.replace(cfg.anneal, kind="zero", free_bits=0.0)
+    train = dataclasses.replace(cfg.train, pretrain_autoencoder=False)
+    return dataclasses.replace(cfg, anneal=anneal, train=train, out_dir=str(Path(out_dir) / PRETRAIN_DIR))
+
+
 def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Train (or resume) the run of ``cfg`` in ``out_dir``; a finished run is not trained again.
 
     Writes ``config.json``, ``checkpoints/{best,last}.ckpt`` and logs there, and returns a summary
-    with the best validation -ELBO and the checkpoint paths (``summary.json``, ``finished: true``).
+    with the best validation -ELBO (``best_val_rec`` for an autoencoder) and the checkpoint paths (``summary.json``,
+    ``finished: true``). With ``train.pretrain_autoencoder`` (FBP), the :func:`autoencoder_stage` is fitted (or
+    reused) first in ``OUT_DIR/pretrain``, and a run that starts afresh takes the encoder of its best checkpoint
+    (the decoder stays freshly initialised: their ``reset_dec``).
     A folder whose run saved no checkpoint yet is started afresh, whatever config it held. A second process
     on the same folder fails at once (:class:`RunLock`); SIGINT or SIGTERM stops the run with ``last.ckpt`` saved
     and raises :class:`RunInterrupted`.
@@ -207,14 +223,21 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
                 return done
             if last.is_file():
                 check_resumable(changes, out_dir)
+        resume = str(last) if cfg.train.resume and last.is_file() else None
+        pretrained = (
+            fit(autoencoder_stage(cfg, out_dir), out_dir / PRETRAIN_DIR) if cfg.train.pretrain_autoencoder else None
+        )
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         data = TextDataModule(cfg.data, seed=cfg.seed)
         check_batch_limits(cfg, data)
         task = (AggressiveVAETask if cfg.train.aggressive else VAETask)(cfg.to_dict(), data.vocab.words)
+        if pretrained is not None and resume is None:
+            encoder = load_checkpoint(pretrained["best_checkpoint"]).model.encoder
+            task.model.encoder.load_state_dict(encoder.state_dict())
+            log.info("starting from the encoder of %s", pretrained["best_checkpoint"])
         trainer = build_trainer(cfg, out_dir, extra_callbacks)
         if trainer.is_global_zero:
             _write_json(out_dir / "config.json", cfg.to_dict())
-        resume = str(last) if cfg.train.resume and last.is_file() else None
         if resume:
             log.info("resuming from %s", resume)
         with warnings.catch_warnings():
@@ -231,7 +254,7 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
             "out_dir": str(out_dir),
             "best_checkpoint": best,
             "last_checkpoint": str(last),
-            "best_val_nelbo": float(score) if score is not None else None,
+            f"best_{monitor(cfg.anneal.kind).replace('/', '_')}": float(score) if score is not None else None,
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
             "vocab_size": len(data.vocab),

@@ -65,7 +65,7 @@ class VAETask(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         out = self.model(batch.tokens, batch.lengths)
         beta = self.cfg.anneal.beta(self.global_step)
-        loss = out.loss(beta, self.cfg.anneal.free_bits)
+        loss = self.training_loss(out)
         self.check_finite(loss, out)
         n = batch.lengths.numel()
         log = dict(on_step=True, on_epoch=True, batch_size=n)
@@ -83,6 +83,11 @@ class VAETask(L.LightningModule):
         if self.uses_awd:
             self.log(logged.TRAIN_REGULARISER, out.regulariser.mean(), **log)
         return loss
+
+    def training_loss(self, out: VAEOutput) -> torch.Tensor:
+        """:meth:`VAEOutput.loss` at this step's KL weight, with the run's free bits."""
+        a = self.cfg.anneal
+        return out.loss(a.beta(self.global_step), a.free_bits, a.free_bits_over)
 
     def check_finite(self, loss: torch.Tensor, out: VAEOutput) -> None:
         """Raise :class:`NonFiniteLossError` if the training ``loss`` is NaN or infinite, before it is stepped on."""
