@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 
 import pytest
 from conftest import command_error
@@ -11,7 +12,7 @@ from seqvae.cli import main
 from seqvae.sweep.figures import plot_ablation
 from seqvae.sweep.plan import RunSpec, candidates, cells, parse_values
 from seqvae.sweep.stages import ExperimentSweep, SweepSpec
-from seqvae.sweep.tables import build_rows, summarise, write_report
+from seqvae.sweep.tables import build_rows, summarise, training_hours, write_report
 
 
 def test_plan_leaves_dropout_keys_out_of_the_methods_without_word_dropout():
@@ -97,6 +98,33 @@ def test_a_failed_run_is_recorded_skipped_by_selection_and_not_retried(tmp_path)
     write_report(tmp_path, tmp_path / "table")
     table = (tmp_path / "table" / "table.md").read_text()
     assert "Failed runs:" in table and "non-finite" in table
+
+
+def test_sweeps_of_one_protocol_make_one_table_and_of_two_protocols_none(tmp_path):
+    score = lambda run: float(dict(run.params).get("dropout.rate", 0))  # noqa: E731
+    _sweep(tmp_path / "a", FakeTraining(tmp_path / "a", score), methods=("awd",)).run()
+    _sweep(tmp_path / "b", FakeTraining(tmp_path / "b", score), methods=("none", "bn-vae")).run()
+    write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "joined")
+    joined = json.loads((tmp_path / "joined" / "table.json").read_text())
+    assert [r["method"] for r in joined["rows"]] == ["awd", "none", "bn-vae"]
+    assert "| bn-vae |" in (tmp_path / "joined" / "table.md").read_text()
+    with pytest.raises(ValueError, match="needs a folder of its own"):
+        write_report([tmp_path / "a", tmp_path / "b"])
+    spec = SweepSpec(experiment="c", scale="cpu", methods=["none"], grid={}, seeds=[0], eval_samples=7)
+    ExperimentSweep(spec, tmp_path / "c", *(lambda f: (f.train, f.evaluate))(FakeTraining(tmp_path / "c", score))).run()
+    with pytest.raises(ValueError, match="different protocols"):
+        write_report([tmp_path / "a", tmp_path / "c"], tmp_path / "mixed")
+
+
+def test_training_hours_sum_the_span_of_each_process(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    assert training_hours(tmp_path) is None
+    for version, seconds in enumerate((1800.0, 3600.0)):  # a log's first event is its creation, now
+        with SummaryWriter(tmp_path / "tensorboard" / f"version_{version}") as writer:
+            for step, t in enumerate((0.0, seconds / 2, seconds)):
+                writer.add_scalar("train/loss", 1.0, step, walltime=time.time() + t)
+    assert training_hours(tmp_path) == pytest.approx(1.5, abs=0.001)
 
 
 def test_summaries_of_one_seed_and_of_none():

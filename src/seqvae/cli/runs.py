@@ -50,26 +50,30 @@ def report(argv: list[str]) -> None:
     p = Parser(
         prog="seqvae report",
         description="Tables of a sweep, from its result files: give its folder, or experiment=NAME [scale=cpu|paper] "
-        "for $SEQVAE_RUNS/NAME-SCALE (default runs/, scale cpu), where `seqvae sweep` put it.",
+        "for $SEQVAE_RUNS/NAME-SCALE (default runs/, scale cpu), where `seqvae sweep` put it; several folders (or "
+        "experiment=A,B) make one table of their rows, if they ran under one protocol (needs --out).",
     )
-    p.add_argument("where", nargs="+", help="the sweep's folder (holding sweep.json), or experiment=NAME [scale=S]")
+    p.add_argument(
+        "where", nargs="+", help="the sweeps' folders (holding sweep.json), or experiment=NAME[,NAME] [scale=S]"
+    )
     p.add_argument("--out", default=None, help="folder for table.md, .csv and .json (default: the sweep's folder)")
     a = p.parse_args(argv)
     named = dict(arg.split("=", 1) for arg in a.where if "=" in arg)
     if named:
         if set(named) - {"experiment", "scale"} or "experiment" not in named or len(named) != len(a.where):
-            p.error("give a folder, or experiment=NAME [scale=cpu|paper]")
-        root = sweep_root(named["experiment"], named.get("scale", "cpu"))
-    elif len(a.where) == 1:
-        root = Path(a.where[0])
+            p.error("give folders, or experiment=NAME[,NAME] [scale=cpu|paper]")
+        roots = [sweep_root(name, named.get("scale", "cpu")) for name in named["experiment"].split(",")]
     else:
-        p.error("give one folder")
-    if not (root / "sweep.json").is_file():
-        raise ValueError(f"no sweep.json in {root}; run `seqvae sweep experiment=NAME` first")
+        roots = [Path(w) for w in a.where]
+    for root in roots:
+        if not (root / "sweep.json").is_file():
+            raise ValueError(f"no sweep.json in {root}; run `seqvae sweep experiment=NAME` first")
+    if len(roots) > 1 and a.out is None:
+        p.error("several sweeps make one table in a folder of its own: give --out")
     check_outputs(folders=(a.out,))
-    for path in write_report(root, a.out):
+    for path in write_report(roots, a.out):
         print(f"wrote {path}")
-    print((Path(a.out) if a.out else root).joinpath("table.md").read_text())
+    print((Path(a.out) if a.out else roots[0]).joinpath("table.md").read_text())
 
 
 def plot(argv: list[str]) -> None:

@@ -11,7 +11,10 @@ import csv
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
+
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from seqvae.training import logged
 
@@ -69,16 +72,28 @@ def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
     return {key: series[key][-1][1] for key, _ in DIAGNOSTICS if key in series}
 
 
+def training_hours(run_dir: Path) -> float | None:
+    """Hours the run trained: over its TensorBoard logs (one per process that trained it), the time from the first
+    to the last event of each, summed, so the gaps between a stop and its resumption do not count (nor the few
+    seconds before a process's first logged step). ``None`` without logs."""
+    spans = []
+    for path in sorted((run_dir / "tensorboard").glob("version_*/events.out.tfevents.*")):
+        times = [event.wall_time for event in EventFileLoader(str(path)).Load()]
+        spans.append(times[-1] - times[0] if times else 0.0)
+    return sum(spans) / 3600 if spans else None
+
+
 def convergence(run_dir: Path) -> dict:
     """Whether the run in ``run_dir`` converged: the (0-based) epoch of its best validation -ELBO, its last
     validated epoch, and ``stopped_early``: early stopping fired, i.e. ``train.patience`` epochs passed without a
-    better one (``None`` each without logs)."""
+    better one (``None`` each without logs); and its :func:`training_hours`."""
     values = [v for _, v in read_metrics(run_dir).get(logged.VAL_NELBO, [])]
+    hours = training_hours(run_dir)
     if not values:
-        return {"best_epoch": None, "last_epoch": None, "stopped_early": None}
+        return {"best_epoch": None, "last_epoch": None, "stopped_early": None, "hours": hours}
     best, last = values.index(min(values)), len(values) - 1
     patience = json.loads((run_dir / "config.json").read_text())["train"]["patience"]
-    return {"best_epoch": best, "last_epoch": last, "stopped_early": last - best >= patience}
+    return {"best_epoch": best, "last_epoch": last, "stopped_early": last - best >= patience, "hours": hours}
 
 
 def cell_label(method: str, factors: dict) -> str:
@@ -123,15 +138,25 @@ def _fmt(s: dict, digits: int = 2) -> str:
     return f"{s['mean']:.{digits}f}" + ("" if s["std"] is None else f" ± {s['std']:.{digits}f}")
 
 
-def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
-    """Write ``table.{md,csv,json}`` for the sweep in ``root`` (into ``out``, default ``root``)."""
-    root = Path(root)
-    out = Path(out) if out else root
+def write_report(roots: str | Path | Sequence[str | Path], out: str | Path | None = None) -> list[Path]:
+    """Write ``table.{md,csv,json}`` for the sweep in ``roots`` (into ``out``, default that folder), or one table of
+    the rows of several sweeps run under one protocol (same scale, test split and IW samples; ``out`` needed)."""
+    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+    if len(roots) > 1 and out is None:
+        raise ValueError("the table of several sweeps needs a folder of its own (--out)")
+    out = Path(out) if out else roots[0]
     out.mkdir(parents=True, exist_ok=True)
-    manifest, rows = build_rows(root)
+    built = [build_rows(root) for root in roots]
+    manifests, rows = [m for m, _ in built], [r for _, rs in built for r in rs]
+    protocol = {(m["scale"], m["eval_split"], m["eval_samples"]) for m in manifests}
+    if len(protocol) > 1:
+        raise ValueError(
+            f"the sweeps {[str(r) for r in roots]} ran under different protocols (scale, split, S): "
+            f"{sorted(protocol)}; their rows do not belong in one table"
+        )
     paths = [out / "table.json", out / "table.csv", out / "table.md"]
-    sweep = {k: v for k, v in manifest.items() if k != "runs"}
-    paths[0].write_text(json.dumps({"sweep": sweep, "rows": rows}, indent=2) + "\n")
+    sweeps = [{k: v for k, v in m.items() if k != "runs"} for m in manifests]
+    paths[0].write_text(json.dumps({"sweep": sweeps[0] if len(sweeps) == 1 else sweeps, "rows": rows}, indent=2) + "\n")
     with paths[1].open("w", newline="") as f:
         writer = csv.writer(f)
         header = ["method", "factors", "chosen", "seeds", "corpus"]
@@ -145,19 +170,24 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
             for key, _ in DIAGNOSTICS:
                 line += [r["diagnostics"][key]["mean"], r["diagnostics"][key]["std"]]
             writer.writerow(line + [len(r["failed"])])
-    paths[2].write_text(_markdown(manifest, rows))
+    paths[2].write_text(_markdown(manifests, rows))
     return paths
 
 
-def _markdown(manifest: dict, rows: list[dict]) -> str:
+def _markdown(manifests: list[dict], rows: list[dict]) -> str:
     corpora = sorted({r["corpus"] for r in rows if r["corpus"]})
+    first = manifests[0]
+    selection = "; ".join(
+        (f"{m['experiment']}: " if len(manifests) > 1 else "")
+        + f"seeds {m['seeds']} of each method's chosen configuration (validation -ELBO over the grid "
+        f"{m['grid'] or '{}'})"
+        for m in manifests
+    )
     lines = [
-        f"# {manifest['experiment']} ({manifest['scale']} scale)",
+        f"# {' + '.join(m['experiment'] for m in manifests)} ({first['scale']} scale)",
         "",
-        f"Corpus: {', '.join(corpora) or 'no run evaluated yet'}; split `{manifest['eval_split']}`, "
-        f"IW-NLL/PPL with S = {manifest['eval_samples']} samples; mean ± std over seeds "
-        f"{manifest['seeds']} of each method's chosen configuration (validation -ELBO over the grid "
-        f"{manifest['grid'] or '{}'}).",
+        f"Corpus: {', '.join(corpora) or 'no run evaluated yet'}; split `{first['eval_split']}`, "
+        f"IW-NLL/PPL with S = {first['eval_samples']} samples; mean ± std over {selection}.",
         "",
     ]
     if any(c.endswith("-small") for c in corpora):
@@ -183,15 +213,16 @@ def _markdown(manifest: dict, rows: list[dict]) -> str:
         lines += [
             "",
             "Convergence of each chosen run (epochs from 0; stopped early: `train.patience` epochs without a better "
-            "validation -ELBO):",
+            "validation -ELBO; hours: wall-clock training time, summed over the processes that trained it):",
             "",
-            "| method | seed | best epoch | last epoch | stopped early |",
-            "|---|---|---|---|---|",
+            "| method | seed | best epoch | last epoch | stopped early | hours |",
+            "|---|---|---|---|---|---|",
         ]
         for r, c in converged:
             early = "yes" if c["stopped_early"] else "**no**"
             label = cell_label(r["method"], r["factors"])
-            lines.append(f"| {label} | {c['seed']} | {c['best_epoch']} | {c['last_epoch']} | {early} |")
+            hours = "—" if c.get("hours") is None else f"{c['hours']:.2f}"
+            lines.append(f"| {label} | {c['seed']} | {c['best_epoch']} | {c['last_epoch']} | {early} | {hours} |")
     failed = [f for r in rows for f in r["failed"]]
     if failed:
         lines += ["", "Failed runs:", *(f"- `{f['dir']}`: {f['error']}" for f in failed)]
