@@ -280,3 +280,20 @@ def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(
     assert found == {0: (2, 5, True), 1: (3, 3, False)}
     table = (tmp_path / "table.md").read_text()
     assert "| awd | 0 | 2 | 5 | yes |" in table and "| awd | 1 | 3 | 3 | **no** |" in table
+
+
+def test_the_curves_of_table_sweeps_draw_each_chosen_run_per_epoch(tmp_path, capsys):
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for root, methods in zip(roots, (("none", "awd"), ("bn-vae",)), strict=True):
+        _sweep(root, FakeTraining(root, lambda run: 1.0), methods=methods).run()
+        for run in json.loads((root / "sweep.json").read_text())["runs"]:
+            logs = root / run["dir"] / "logs" / "version_0"
+            logs.mkdir(parents=True)
+            rows = [f"{e},{100 * (e + 1)},{110 - e + (e == 3)},{0.1 * e},{0.05 * e}" for e in range(4)]
+            (logs / "metrics.csv").write_text("epoch,step,val/nelbo,val/kl,val/mi\n" + "\n".join(rows) + "\n")
+    main(["plot", *map(str, roots), "--out", str(tmp_path / "curves")])
+    assert "method_curves.png" in capsys.readouterr().out
+    assert (tmp_path / "curves" / "method_curves.png").stat().st_size > 10_000
+    main(["plot", str(roots[1])])
+    assert (roots[1] / "method_curves.svg").read_text().lstrip().startswith("<?xml")
+    assert "give --out" in command_error(capsys, ["plot", *map(str, roots)], status=2)

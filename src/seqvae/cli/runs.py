@@ -77,21 +77,32 @@ def report(argv: list[str]) -> None:
 
 
 def plot(argv: list[str]) -> None:
-    from seqvae.sweep.figures import plot_ablation, plot_run
+    from seqvae.sweep.figures import plot_ablation, plot_method_curves, plot_run
 
     p = Parser(
         prog="seqvae plot",
         description="PNG and SVG from result files: a run folder's training curves (rec, KL, beta, validation "
-        "-ELBO, MI, AU), or, given a sweep folder, its metrics against the sweep's factor (rate, lambda ablations).",
+        "-ELBO, MI, AU); given a sweep folder with one factor, its metrics against it (rate, lambda ablations); given "
+        "the folders of table sweeps (no factor), each chosen run's validation -ELBO, KL and MI per epoch.",
     )
-    p.add_argument("path", help="a run folder (holding logs/) or a sweep folder (holding table.json)")
+    p.add_argument("path", nargs="+", help="a run folder (holding logs/), or sweep folders (holding sweep.json)")
     p.add_argument("--out", default=None, help="folder for the figure (default: PATH)")
     a = p.parse_args(argv)
-    path = Path(a.path)
-    if not path.is_dir():
-        raise ValueError(f"{path} is not a folder")
+    paths = [Path(path) for path in a.path]
+    for path in paths:
+        if not path.is_dir():
+            raise ValueError(f"{path} is not a folder")
+    if len(paths) > 1 and a.out is None:
+        p.error("the figure of several sweeps goes to a folder of its own: give --out")
     check_outputs(folders=(a.out,))
-    for out in plot_ablation(path, a.out) if (path / "table.json").is_file() else plot_run(path, a.out):
+    first = paths[0]
+    if not (first / "sweep.json").is_file():
+        written = plot_run(first, a.out)
+    elif len(paths) == 1 and json.loads((first / "sweep.json").read_text())["factors"]:
+        written = plot_ablation(first, a.out)
+    else:
+        written = plot_method_curves(paths, a.out)
+    for out in written:
         print(f"wrote {out}")
 
 

@@ -3,6 +3,8 @@
 - :func:`plot_ablation`: each method's metrics against the sweep's factor, mean ± std over seeds (the
   paper's Figure 2 for ``dropout.rate``, Figure 3 for ``dropout.lam``), from ``table.json``.
 - :func:`plot_run`: a run's training curves (rec, KL, beta, validation -ELBO, MI, AU) from its ``metrics.csv``.
+- :func:`plot_method_curves`: every method's validation -ELBO, KL and MI per epoch at its chosen setting, one line
+  per seed, from the runs of one or more sweeps (``sweep.json``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import json
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from seqvae.plotting import save_figure
-from seqvae.sweep.tables import read_metrics
+from seqvae.sweep.tables import cell_label, read_metrics
 from seqvae.training import logged
 
 _AWD = logged.AWD_DIAGNOSTICS
@@ -112,3 +115,54 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     fig.suptitle(str(run_dir), fontsize=8)
     fig.tight_layout()
     return save_figure(fig, Path(out_dir) if out_dir else run_dir, "curves")
+
+
+METHOD_CURVES = [
+    (logged.VAL_NELBO, "validation -ELBO"),
+    (logged.VAL_KL, "validation KL"),
+    (logged.VAL_MI, "validation MI"),
+]
+
+
+def plot_method_curves(roots: str | Path | list[str | Path], out_dir: str | Path | None = None) -> list[Path]:
+    """``method_curves.png`` and ``.svg``: per epoch, the validation -ELBO, KL and MI of every chosen run of the
+    sweeps in ``roots`` (their ``sweep.json``), one colour per method and setting, one line per seed, the best epoch
+    (lowest -ELBO) marked. Into ``out_dir``, default the one sweep's folder."""
+    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+    if len(roots) > 1 and out_dir is None:
+        raise ValueError("the curves of several sweeps need a folder of their own (--out)")
+    fig = Figure(figsize=(12, 3.8))
+    axes = fig.subplots(1, len(METHOD_CURVES))
+    colours = iter(f"C{i}" for i in range(100))
+    titles = []
+    for root in roots:
+        manifest = json.loads((root / "sweep.json").read_text())
+        titles.append(f"{manifest['experiment']} ({manifest['scale']} scale)")
+        for sel in manifest["selection"]:
+            runs = [
+                r
+                for r in manifest["runs"]
+                if r["chosen"] and (r["method"], r["factors"]) == (sel["method"], sel["factors"])
+            ]
+            colour, label = next(colours), cell_label(sel["method"], sel["factors"])
+            for run in sorted(runs, key=lambda r: r["seed"]):
+                series = read_metrics(root / run["dir"])
+                nelbo = [v for _, v in series.get(logged.VAL_NELBO, [])]
+                if not nelbo:
+                    continue
+                best = nelbo.index(min(nelbo))
+                for ax, (key, _) in zip(axes, METHOD_CURVES, strict=True):
+                    values = [v for _, v in series.get(key, [])]
+                    ax.plot(range(len(values)), values, color=colour, linewidth=1, label=label)
+                    if best < len(values):
+                        ax.plot([best], [values[best]], marker="o", color=colour, markersize=4)
+                label = None  # one legend entry per method and setting
+    for ax, (_, title) in zip(axes, METHOD_CURVES, strict=True):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(" + ".join(titles) + ": chosen runs, one line per seed, dot = best epoch", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return save_figure(fig, Path(out_dir) if out_dir else roots[0], "method_curves")
