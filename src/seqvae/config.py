@@ -17,7 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL, check_cnn_settings
-from seqvae.models.decoders import DECODERS, DOUBLE_LSTM_DECODERS, SKIP_DECODERS
+from seqvae.models.decoders import DECODERS, decoders_with
 from seqvae.models.dropout import METHODS
 from seqvae.models.dropout.awd import check_awd_settings
 from seqvae.models.dropout.base import check_rate
@@ -80,10 +80,10 @@ class ModelConfig:
 
     The literature's remedies for posterior collapse: ``bn_gamma`` (BN-VAE, Zhu et al. 2020: batch normalisation
     of the posterior means with this fixed scale; ``null``: off), ``skip_z`` (Skip-VAE, Dieng et al. 2019: ``z``
-    into the output layer too, decoders :data:`seqvae.models.decoders.SKIP_DECODERS`), and the ``cnn`` decoder's
-    settings (Yang et al. 2017's dilated CNN, defaults their SCNN, :mod:`seqvae.models.cnn`): ``cnn_channels``
-    (its hidden size, in place of ``dec_hidden``), ``cnn_kernel``, ``cnn_dilations`` (one residual block each) and
-    ``cnn_dropout``, which the other decoders ignore.
+    into the output layer too, of the decoders whose :data:`seqvae.models.decoders.DECODER_OPTIONS` have it), and
+    the ``cnn`` decoder's settings (Yang et al. 2017's dilated CNN, defaults their SCNN, :mod:`seqvae.models.cnn`):
+    ``cnn_channels`` (its hidden size, in place of ``dec_hidden``), ``cnn_kernel``, ``cnn_dilations`` (one residual
+    block each) and ``cnn_dropout``, which the other decoders ignore.
     """
 
     emb_dim: int = 512
@@ -115,9 +115,9 @@ class ModelConfig:
         _require(self.update_cells in (1, 2), f"model.update_cells must be 1 or 2, got {self.update_cells}")
         _require(0.0 <= self.state_dropout < 1.0, f"model.state_dropout must be in [0, 1), got {self.state_dropout}")
         _require(
-            self.decoder in DOUBLE_LSTM_DECODERS or (self.update_cells == 1 and self.state_dropout == 0.0),
+            self.decoder in decoders_with("update_cells") or (self.update_cells == 1 and self.state_dropout == 0.0),
             f"model.update_cells and model.state_dropout are options of the Double-LSTM decoders "
-            f"{sorted(DOUBLE_LSTM_DECODERS)}, not of {self.decoder!r}",
+            f"{decoders_with('update_cells')}, not of {self.decoder!r}",
         )
         _require(self.init in INITS, f"model.init must be one of {sorted(INITS)}, got {self.init!r}")
         check_transformer_settings(
@@ -133,8 +133,8 @@ class ModelConfig:
         )
         _require(self.bn_gamma is None or self.bn_gamma > 0, f"model.bn_gamma must be > 0 or null, got {self.bn_gamma}")
         _require(
-            not self.skip_z or self.decoder in SKIP_DECODERS,
-            f"model.skip_z is an option of the decoders {sorted(SKIP_DECODERS)}, not of {self.decoder!r}",
+            not self.skip_z or self.decoder in decoders_with("skip_z"),
+            f"model.skip_z is an option of the decoders {decoders_with('skip_z')}, not of {self.decoder!r}",
         )
         check_cnn_settings(self.cnn_channels, self.cnn_kernel, self.cnn_dilations, self.cnn_dropout, "model.")
 

@@ -135,5 +135,5 @@ def test_cnn_settings_are_checked_naming_the_key_and_compose_as_defaults():
             Config.from_dict({"model": {"decoder": "cnn", key: value}})
     with pytest.raises(ValueError, match="model.cnn_dilations must be"):
         Config.from_dict({"model": {"cnn_dilations": [1, 0]}})
-    with pytest.raises(ValueError, match="options of the Double-LSTM decoders"):
+    with pytest.raises(ValueError, match="state_dropout is not an option of the 'cnn' decoder"):
         build_decoder("cnn", 8, 16, 4, V, state_dropout=0.4)

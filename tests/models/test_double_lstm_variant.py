@@ -22,8 +22,9 @@ BASE_NAMES |= {"init_h.weight", "init_h.bias", "output.weight", "output.bias"}
 def reference_and_fused(update_cells, state_dropout, compile_steps=False):
     """The two Double-LSTM decoders (emb 6, hidden 10, z 3) in float64 with the same parameters."""
     torch.manual_seed(0)
-    reference = build_decoder("double-lstm-reference", 6, 10, 3, V, False, update_cells, state_dropout).double()
-    fused = build_decoder("double-lstm", 6, 10, 3, V, compile_steps, update_cells, state_dropout).double()
+    variant = {"update_cells": update_cells, "state_dropout": state_dropout}
+    reference = build_decoder("double-lstm-reference", 6, 10, 3, V, **variant).double()
+    fused = build_decoder("double-lstm", 6, 10, 3, V, compile_steps, **variant).double()
     fused.load_state_dict(reference.state_dict())
     return reference, fused
 
@@ -120,9 +121,9 @@ def test_parameter_names_stay_and_the_second_cell_is_update2():
 
 
 def test_bad_variant_options_are_rejected():
-    with pytest.raises(ValueError, match="options of the Double-LSTM decoders"):
+    with pytest.raises(ValueError, match="update_cells is not an option of the 'lstm' decoder but of"):
         build_decoder("lstm", 6, 10, 3, V, update_cells=2)
-    with pytest.raises(ValueError, match="options of the Double-LSTM decoders"):
+    with pytest.raises(ValueError, match="state_dropout is not an option of the 'lstm' decoder"):
         build_decoder("lstm", 6, 10, 3, V, state_dropout=0.4)
     with pytest.raises(ValueError, match="update_cells must be 1 or 2"):
         DoubleLSTMDecoder(6, 10, 3, V, update_cells=3)

@@ -76,5 +76,5 @@ def test_the_skip_vae_method_and_its_decoders():
     assert compose_config([]).model.skip_z is False
     with pytest.raises(ValueError, match="model.skip_z is an option of the decoders"):
         Config.from_dict({"model": {"skip_z": True, "decoder": "transformer", "dec_hidden": 16}})
-    with pytest.raises(ValueError, match="skip_z is an option of the decoders"):
+    with pytest.raises(ValueError, match="skip_z is not an option of the 'transformer' decoder"):
         build_decoder("transformer", 8, 16, 4, V, skip_z=True)

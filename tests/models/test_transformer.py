@@ -187,7 +187,7 @@ def test_config_defaults_change_nothing_for_the_other_decoders():
     assert (cfg.model.tf_layers, cfg.model.tf_ff, cfg.model.latent_injection) == (4, 1024, "memory")
     with pytest.raises(ValueError, match="compiles the double-lstm decoder"):
         Config.from_dict({"model": {"decoder": "transformer"}, "train": {"compile": True}})
-    with pytest.raises(ValueError, match="options of the Double-LSTM decoders"):
+    with pytest.raises(ValueError, match="update_cells is not an option of the 'transformer' decoder"):
         build_decoder("transformer", 8, 16, 4, V, update_cells=2)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL, DilatedCNNDecoder
+from seqvae.models.cnn import DilatedCNNDecoder
 from seqvae.models.skip import LatentSkip
 from seqvae.models.transformer import TransformerDecoder
 
@@ -422,9 +422,38 @@ DECODERS = {
     "transformer": TransformerDecoder,
     "cnn": DilatedCNNDecoder,
 }
-#: The decoders that take Skip-VAE's ``skip_z``.
-SKIP_DECODERS = ("lstm", "double-lstm", "double-lstm-reference", "cnn")
-DOUBLE_LSTM_DECODERS = ("double-lstm", "double-lstm-reference")
+_DOUBLE_LSTM_OPTIONS = {"update_cells": "update_cells", "state_dropout": "state_dropout", "skip_z": "skip_z"}
+#: Each decoder's options beyond the sizes: the model config's key (``model.KEY``) -> its constructor's argument.
+#: ``skip_z`` is Skip-VAE's (Dieng et al. 2019); ``update_cells`` and ``state_dropout`` the original AWD code's
+#: Double-LSTM variant (:class:`DoubleLSTMDecoder`); ``tf_*`` and ``latent_injection`` the Transformer's
+#: (:class:`TransformerDecoder`, ``hidden_dim`` its ``d_model``); ``cnn_*`` Yang et al.'s dilated CNN's
+#: (:class:`DilatedCNNDecoder`, whose width ``cnn_channels`` replaces ``hidden_dim``).
+DECODER_OPTIONS = {
+    "lstm": {"skip_z": "skip_z"},
+    "double-lstm": _DOUBLE_LSTM_OPTIONS,
+    "double-lstm-reference": _DOUBLE_LSTM_OPTIONS,
+    "transformer": {
+        "tf_layers": "layers",
+        "tf_heads": "heads",
+        "tf_ff": "ff_dim",
+        "tf_dropout": "dropout",
+        "tf_positions": "positions",
+        "tf_max_len": "max_len",
+        "latent_injection": "latent_injection",
+    },
+    "cnn": {
+        "cnn_channels": "channels",
+        "cnn_kernel": "kernel",
+        "cnn_dilations": "dilations",
+        "cnn_dropout": "dropout",
+        "skip_z": "skip_z",
+    },
+}
+
+
+def decoders_with(option: str) -> list[str]:
+    """The decoders that take ``option`` (a key of :data:`DECODER_OPTIONS`)."""
+    return [kind for kind, options in DECODER_OPTIONS.items() if option in options]
 
 
 def build_decoder(
@@ -434,66 +463,25 @@ def build_decoder(
     z_dim: int,
     vocab_size: int,
     compile_steps: bool = False,
-    update_cells: int = 1,
-    state_dropout: float = 0.0,
-    tf_layers: int = 4,
-    tf_heads: int = 4,
-    tf_ff: int = 1024,
-    tf_dropout: float = 0.1,
-    tf_positions: str = "learned",
-    tf_max_len: int = 512,
-    latent_injection: str = "memory",
-    skip_z: bool = False,
-    cnn_channels: int = SCNN_CHANNELS,
-    cnn_kernel: int = SCNN_KERNEL,
-    cnn_dilations: tuple[int, ...] = SCNN_DILATIONS,
-    cnn_dropout: float = 0.0,
+    **options,
 ) -> nn.Module:
     """Decoder by name: ``lstm``, ``double-lstm`` (fused), ``double-lstm-reference`` (step by step),
-    ``transformer`` or ``cnn``.
+    ``transformer`` or ``cnn``, with ``options`` of its :data:`DECODER_OPTIONS` (named as in the model config; an
+    option of another decoder is an error).
 
     ``compile_steps`` compiles the fused decoder's recurrence (:func:`_compiled_steps`); ``lstm`` runs in one
-    fused library kernel already and the reference is kept as written. ``update_cells`` and ``state_dropout``
-    (the original AWD code's variant, see :class:`DoubleLSTMDecoder`) are options of the Double-LSTM decoders.
-    The ``tf_*`` settings and ``latent_injection`` are the transformer's (:class:`TransformerDecoder`, with
-    ``hidden_dim`` as ``d_model``); the other decoders ignore them. ``skip_z`` (Skip-VAE) is an option of
-    :data:`SKIP_DECODERS`. ``cnn`` is Yang et al.'s dilated CNN (:class:`seqvae.models.cnn.DilatedCNNDecoder`):
-    ``cnn_channels`` (its hidden size; ``hidden_dim`` is not read), ``cnn_kernel``, ``cnn_dilations`` and
-    ``cnn_dropout``, which the other decoders ignore.
+    fused library kernel already and the reference is kept as written.
     """
     if kind not in DECODERS:
         raise ValueError(f"unknown decoder {kind!r}; choose one of {sorted(DECODERS)}")
-    if skip_z and kind not in SKIP_DECODERS:
-        raise ValueError(f"skip_z is an option of the decoders {sorted(SKIP_DECODERS)}, not of {kind!r}")
-    if kind == "double-lstm":
-        return FusedDoubleLSTMDecoder(
-            emb_dim, hidden_dim, z_dim, vocab_size, compile_steps, update_cells, state_dropout, skip_z
-        )
-    if compile_steps:
+    for option in options:
+        if option not in DECODER_OPTIONS[kind]:
+            raise ValueError(f"{option} is not an option of the {kind!r} decoder but of {decoders_with(option)}")
+    if compile_steps and kind != "double-lstm":
         raise ValueError(f"compiling the recurrence applies to the double-lstm decoder only, not {kind!r}")
-    if kind == "double-lstm-reference":
-        return DoubleLSTMDecoder(emb_dim, hidden_dim, z_dim, vocab_size, update_cells, state_dropout, skip_z)
-    if update_cells != 1 or state_dropout > 0:
-        raise ValueError(
-            f"update_cells and state_dropout are options of the Double-LSTM decoders "
-            f"{sorted(DOUBLE_LSTM_DECODERS)}, not of {kind!r}"
-        )
-    if kind == "transformer":
-        return TransformerDecoder(
-            emb_dim,
-            hidden_dim,
-            z_dim,
-            vocab_size,
-            tf_layers,
-            tf_heads,
-            tf_ff,
-            tf_dropout,
-            tf_positions,
-            tf_max_len,
-            latent_injection,
-        )
+    arguments = {DECODER_OPTIONS[kind][k]: v for k, v in options.items()}
+    if kind == "double-lstm":
+        arguments["compile_steps"] = compile_steps
     if kind == "cnn":
-        return DilatedCNNDecoder(
-            emb_dim, z_dim, vocab_size, cnn_channels, cnn_kernel, tuple(cnn_dilations), cnn_dropout, skip_z
-        )
-    return DECODERS[kind](emb_dim, hidden_dim, z_dim, vocab_size, skip_z)
+        return DilatedCNNDecoder(emb_dim, z_dim, vocab_size, **arguments)
+    return DECODERS[kind](emb_dim, hidden_dim, z_dim, vocab_size, **arguments)

@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL
-from seqvae.models.decoders import build_decoder
+from seqvae.models.decoders import DECODER_OPTIONS, build_decoder
 from seqvae.models.decoding import GREEDY, Decoding, decode
 from seqvae.models.dropout import WordDropout, build_dropout
 from seqvae.models.encoder import LSTMEncoder
@@ -62,21 +61,17 @@ class SequenceVAE(nn.Module):
     Args:
         vocab_size: number of word types.
         emb_dim, enc_hidden, dec_hidden, z_dim: sizes (SPEC section 1).
-        decoder: a name of :data:`seqvae.models.decoders.DECODERS` (``lstm``, ``double-lstm``, ``transformer``).
+        decoder: a name of :data:`seqvae.models.decoders.DECODERS` (``lstm``, ``double-lstm``, ``transformer``,
+            ``cnn``).
         dropout: a :class:`WordDropout` module (default: none).
         pad_id, unk_id: special ids.
         drop_to: ``zero`` (a dropped input becomes the zero vector), ``unk`` (``<unk>``'s embedding) or ``mask``
             (a learned vector ``mask_embedding (E,)``, a parameter only of such models).
-        compile_steps: compile the ``double-lstm`` decoder's recurrence (see :func:`build_decoder`).
-        update_cells, state_dropout: the Double-LSTM's update cells per step and the dropout on their states in
-            training (the original AWD code's variant: 2 and 0.4; see :func:`build_decoder`).
-        tf_layers, tf_heads, tf_ff, tf_dropout, tf_positions, tf_max_len, latent_injection: the ``transformer``
-            decoder's settings (:class:`seqvae.models.transformer.TransformerDecoder`, ``d_model = dec_hidden``).
         bn_gamma: BN-VAE (Zhu et al. 2020): batch normalisation of the posterior means with this fixed scale
             (:class:`seqvae.models.encoder.MeanBatchNorm`); ``None``: off.
-        skip_z: Skip-VAE (Dieng et al. 2019): ``z`` also into the decoder's output layer (see :func:`build_decoder`).
-        cnn_channels, cnn_kernel, cnn_dilations, cnn_dropout: the ``cnn`` decoder's settings (Yang et al. 2017,
-            :class:`seqvae.models.cnn.DilatedCNNDecoder`).
+        compile_steps: compile the ``double-lstm`` decoder's recurrence (see :func:`build_decoder`).
+        decoder_options: the decoder's options, named as in the model config (``update_cells``, ``tf_layers``,
+            ``cnn_channels``, ``skip_z``, ...: :data:`seqvae.models.decoders.DECODER_OPTIONS`).
     """
 
     def __init__(
@@ -91,22 +86,9 @@ class SequenceVAE(nn.Module):
         pad_id: int = 0,
         unk_id: int = 1,
         drop_to: str = "zero",
-        compile_steps: bool = False,
-        update_cells: int = 1,
-        state_dropout: float = 0.0,
-        tf_layers: int = 4,
-        tf_heads: int = 4,
-        tf_ff: int = 1024,
-        tf_dropout: float = 0.1,
-        tf_positions: str = "learned",
-        tf_max_len: int = 512,
-        latent_injection: str = "memory",
         bn_gamma: float | None = None,
-        skip_z: bool = False,
-        cnn_channels: int = SCNN_CHANNELS,
-        cnn_kernel: int = SCNN_KERNEL,
-        cnn_dilations: tuple[int, ...] = SCNN_DILATIONS,
-        cnn_dropout: float = 0.0,
+        compile_steps: bool = False,
+        **decoder_options,
     ):
         super().__init__()
         if drop_to not in DROP_TO:
@@ -117,36 +99,16 @@ class SequenceVAE(nn.Module):
         self.drop_to = drop_to
         self.encoder = LSTMEncoder(vocab_size, emb_dim, enc_hidden, z_dim, pad_id, bn_gamma)
         self.dec_embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_id)
-        self.decoder = build_decoder(
-            decoder,
-            emb_dim,
-            dec_hidden,
-            z_dim,
-            vocab_size,
-            compile_steps,
-            update_cells,
-            state_dropout,
-            tf_layers,
-            tf_heads,
-            tf_ff,
-            tf_dropout,
-            tf_positions,
-            tf_max_len,
-            latent_injection,
-            skip_z=skip_z,
-            cnn_channels=cnn_channels,
-            cnn_kernel=cnn_kernel,
-            cnn_dilations=cnn_dilations,
-            cnn_dropout=cnn_dropout,
-        )
+        self.decoder = build_decoder(decoder, emb_dim, dec_hidden, z_dim, vocab_size, compile_steps, **decoder_options)
         self.dropout = dropout if dropout is not None else WordDropout()
         if drop_to == "mask":  # registered last: the other parameters are drawn as in a model without it
             self.mask_embedding = nn.Parameter(torch.randn(emb_dim))
 
     @classmethod
     def from_config(cls, cfg, vocab_size: int, pad_id: int = 0, unk_id: int = 1) -> SequenceVAE:
-        """Build from the ``model`` and ``dropout`` sections of a run config, and ``train.compile``; parameters
-        initialised as ``model.init`` says (:func:`seqvae.models.init.initialise`)."""
+        """Build from the ``model`` and ``dropout`` sections of a run config (of the model section, the options of
+        its decoder only) and ``train.compile``; parameters initialised as ``model.init`` says
+        (:func:`seqvae.models.init.initialise`)."""
         m, d = cfg.model, cfg.dropout
         dropout = build_dropout(
             d.method,
@@ -160,6 +122,7 @@ class SequenceVAE(nn.Module):
             score_scale=d.score_scale,
             score_bias=d.score_bias,
         )
+        options = {key: getattr(m, key) for key in DECODER_OPTIONS[m.decoder]}
         model = cls(
             vocab_size,
             m.emb_dim,
@@ -171,22 +134,9 @@ class SequenceVAE(nn.Module):
             pad_id,
             unk_id,
             d.drop_to,
+            m.bn_gamma,
             cfg.train.compile,
-            m.update_cells,
-            m.state_dropout,
-            m.tf_layers,
-            m.tf_heads,
-            m.tf_ff,
-            m.tf_dropout,
-            m.tf_positions,
-            m.tf_max_len,
-            m.latent_injection,
-            bn_gamma=m.bn_gamma,
-            skip_z=m.skip_z,
-            cnn_channels=m.cnn_channels,
-            cnn_kernel=m.cnn_kernel,
-            cnn_dilations=tuple(m.cnn_dilations),
-            cnn_dropout=m.cnn_dropout,
+            **options,
         )
         initialise(model, m.init)
         return model
