@@ -65,3 +65,11 @@ def test_the_fbp_method_composes():
     assert cfg.dropout.method == "none"
     with pytest.raises(ValueError, match="anneal.free_bits_over must be one of"):
         compose_config(["anneal.free_bits_over=dimension"])
+
+
+def test_an_autoencoder_stage_that_never_validated_hands_on_its_last_checkpoint(small_corpus, tmp_path):
+    cfg = tiny_config(small_corpus, method="none", max_epochs=1, max_steps=3, pretrain_autoencoder=True)
+    first = FirstWeights()
+    fit(cfg, tmp_path / "run", [first])
+    last = load_checkpoint(tmp_path / "run" / PRETRAIN_DIR / "checkpoints" / "last.ckpt").model.state_dict()
+    assert all(torch.equal(v, last[k]) for k, v in first.weights.items() if k.startswith("encoder."))

@@ -232,9 +232,10 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
         check_batch_limits(cfg, data)
         task = (AggressiveVAETask if cfg.train.aggressive else VAETask)(cfg.to_dict(), data.vocab.words)
         if pretrained is not None and resume is None:
-            encoder = load_checkpoint(pretrained["best_checkpoint"]).model.encoder
-            task.model.encoder.load_state_dict(encoder.state_dict())
-            log.info("starting from the encoder of %s", pretrained["best_checkpoint"])
+            # The stage's best checkpoint; its last if it never validated (train.max_steps within an epoch).
+            source = pretrained["best_checkpoint"] or pretrained["last_checkpoint"]
+            task.model.encoder.load_state_dict(load_checkpoint(source).model.encoder.state_dict())
+            log.info("starting from the encoder of %s", source)
         trainer = build_trainer(cfg, out_dir, extra_callbacks)
         if trainer.is_global_zero:
             _write_json(out_dir / "config.json", cfg.to_dict())
