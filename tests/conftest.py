@@ -1,5 +1,6 @@
-"""Shared fixtures: a small corpus cut from the embedded one and a tiny, fast run config."""
+"""Shared fixtures: a small corpus cut from the embedded one, a tiny, fast run config, and sweeps without training."""
 
+import json
 import logging
 import os
 
@@ -82,3 +83,47 @@ def signal_at(step: int, signum: int):
                 os.kill(os.getpid(), signum)
 
     return SignalAt()
+
+
+def rate_plus_seed(run) -> float:
+    """A fake test figure of a run: its ``dropout.rate`` (0 without one) plus its seed."""
+    return float(dict(run.params).get("dropout.rate", 0)) + run.seed
+
+
+class FakeTraining:
+    """Writes what a finished (or failed) run of a sweep leaves behind, without training: its validation -ELBO is
+    ``score(run)``; its evaluation holds ``value(run)`` as ppl, nelbo, kl and mi (10 test sentences, 50 tokens)."""
+
+    def __init__(self, root, score, fail=lambda run: False, value=rate_plus_seed):
+        self.root, self.score, self.fail, self.value, self.launched = root, score, fail, value, []
+
+    def train(self, runs):
+        errors = []
+        for run in runs:
+            self.launched.append(run)
+            if self.fail(run):
+                errors.append(FloatingPointError("non-finite training loss at step 3"))
+                continue
+            out = run.run_dir(self.root)
+            out.mkdir(parents=True)
+            summary = {"best_val_nelbo": self.score(run), "finished": True}
+            (out / "summary.json").write_text(json.dumps(summary))
+            errors.append(None)
+        return errors
+
+    def evaluate(self, runs):
+        for run in runs:
+            out = run.run_dir(self.root)
+            metrics = {
+                k: {"value": self.value(run), "sentences": 10, "tokens": 50} for k in ("ppl", "nelbo", "kl", "mi")
+            }
+            evaluation = {
+                "checkpoint": str(out / "checkpoints" / "best.ckpt"),
+                "split": "test",
+                "seed": run.seed,
+                "samples": 10,
+                "metrics": metrics,
+                "config": {"data": {"name": "embedded"}},
+            }
+            (out / "eval-test.json").write_text(json.dumps(evaluation))
+        return [None] * len(runs)

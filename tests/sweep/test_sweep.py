@@ -5,7 +5,7 @@ import math
 import time
 
 import pytest
-from conftest import command_error
+from conftest import FakeTraining, command_error
 
 import seqvae.training.run as run_module
 from seqvae.cli import main
@@ -31,36 +31,6 @@ def test_plan_leaves_dropout_keys_out_of_the_methods_without_word_dropout():
     assert run.run_dir("R").as_posix() == "R/awd/dropout.lam=1,optim.lr=0.1/seed=2"
     with pytest.raises(ValueError, match="empty value"):
         parse_values("0.1,,1")
-
-
-class FakeTraining:
-    """Writes what a finished (or failed) run leaves behind: its validation -ELBO is a function of its settings."""
-
-    def __init__(self, root, score, fail=lambda run: False):
-        self.root, self.score, self.fail, self.launched = root, score, fail, []
-
-    def train(self, runs):
-        errors = []
-        for run in runs:
-            self.launched.append(run)
-            if self.fail(run):
-                errors.append(FloatingPointError("non-finite training loss at step 3"))
-                continue
-            out = run.run_dir(self.root)
-            out.mkdir(parents=True)
-            summary = {"best_val_nelbo": self.score(run), "finished": True}
-            (out / "summary.json").write_text(json.dumps(summary))
-            errors.append(None)
-        return errors
-
-    def evaluate(self, runs):
-        for run in runs:
-            settings = dict(run.params)
-            kl = float(settings.get("dropout.rate", 0)) + run.seed
-            metrics = {k: {"value": kl, "sentences": 10, "tokens": 50} for k in ("ppl", "nelbo", "kl", "mi")}
-            evaluation = {"config": {"data": {"name": "embedded"}}, "metrics": metrics}
-            (run.run_dir(self.root) / "eval-test.json").write_text(json.dumps(evaluation))
-        return [None] * len(runs)
 
 
 def _sweep(tmp_path, fake, methods=("none", "awd"), **spec):
@@ -276,10 +246,36 @@ def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(
         (run_dir / "logs" / "version_0" / "metrics.csv").write_text(f"epoch,step,val/nelbo\n{rows}\n")
     write_report(tmp_path)
     row = next(r for r in build_rows(tmp_path)[1] if r["method"] == "awd")
-    found = {c["seed"]: (c["best_epoch"], c["last_epoch"], c["stopped_early"]) for c in row["convergence"]}
+    found = {
+        c["seed"]: (c["best_epoch"], c["last_epoch"], c["stopped_early"]) for c in row["convergence"] if c["chosen"]
+    }
     assert found == {0: (2, 5, True), 1: (3, 3, False)}
+    assert [c["params"] for c in row["convergence"] if not c["chosen"]] == [{"dropout.rate": "0.4"}]
     table = (tmp_path / "table.md").read_text()
-    assert "| awd | 0 | 2 | 5 | yes |" in table and "| awd | 1 | 3 | 3 | **no** |" in table
+    assert "| awd | dropout.rate=0.2 | 0 | yes | 2 | 5 | yes | 3.00 | — | — | — |" in table
+    assert "| awd | dropout.rate=0.2 | 1 | yes | 3 | 3 | **no** | 2.90 |" in table
+
+
+def test_the_tables_of_a_sweep_in_progress_count_the_runs_finished_since_its_snapshot(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: float(dict(run.params).get("dropout.rate", 0)))
+    sweep = _sweep(tmp_path, fake)
+    sweep.write(sweep.snapshot())
+    assert build_rows(tmp_path)[0]["complete"] is False
+    assert {r["method"]: r["chosen"] for r in build_rows(tmp_path)[1]} == {"none": None, "awd": None}
+    search = sweep.search_runs()
+    fake.train([r for r in search if dict(r.params).get("dropout.rate") != "0.2"])  # awd at 0.2 still training
+    manifest, rows = build_rows(tmp_path)
+    assert {r["method"]: (r["chosen"], r["search"]) for r in rows} == {
+        "none": ({}, {"finished": 1, "candidates": 1}),
+        "awd": ({"dropout.rate": "0.4"}, {"finished": 1, "candidates": 2}),
+    }
+    assert sum(r["status"] == "done" for r in manifest["runs"]) == 2
+    write_report(tmp_path)
+    table = (tmp_path / "table.md").read_text()
+    assert "**t in progress**: 2 of the " in table and "| awd | dropout.rate=0.4 | 1/2 | 0 |" in table
+    assert json.loads((tmp_path / "sweep.json").read_text())["complete"] is False, "a report writes no sweep.json"
+    sweep.run()
+    assert build_rows(tmp_path)[0]["complete"] is True
 
 
 def test_the_curves_of_table_sweeps_draw_each_chosen_run_per_epoch(tmp_path, capsys):

@@ -5,7 +5,8 @@
 2. Selection: per cell, the candidate with the lowest best validation -ELBO (failed runs excluded). A ``matched``
    method searches nothing: it takes another method's choice of some keys (a control at AWD's chosen R).
 3. Seeds: the chosen candidate with the remaining seeds (a matched method: with every seed).
-4. Test: each chosen run's best checkpoint evaluated on the test split (IW-NLL with S samples, MI, AU).
+4. Test: each chosen run's best checkpoint evaluated on the test split (IW-NLL with S samples, MI, AU), with the
+   per-sentence values beside ``eval-<split>.json`` (``eval-<split>.sentences.npz``).
 
 Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
 evaluated one (``eval-<split>.json``) is not launched again; a failed run is recorded in ``failed.json``
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from seqvae.sweep.plan import RunSpec, candidates, cells
@@ -165,23 +166,51 @@ class ExperimentSweep:
                 chosen[(method, factors)] = {"candidates": [], "chosen": taken}
         return {cell: chosen[cell] for cell in cells(self.spec.methods, self.spec.factors)}
 
-    def run(self) -> dict:
-        """All four stages; returns (and writes to ``sweep.json``) the manifest of runs and choices."""
+    def search_runs(self) -> list[RunSpec]:
+        """Stage 1's runs: every candidate of every searched cell, with the first seed."""
         s = self.spec
-        search = [
+        return [
             RunSpec(m, f, p, s.seeds[0])
             for m, f in cells(s.methods, s.factors)
             if m not in s.matched
             for p in candidates(m, s.grid_of(m))
         ]
-        self._train(search, "search")
-        selection = self.select()
-        chosen = [
+
+    def chosen_runs(self, selection: dict) -> list[RunSpec]:
+        """Each cell's chosen candidate with every seed (none for a cell without a choice yet)."""
+        return [
             RunSpec(m, f, tuple(sel["chosen"].items()), seed)
             for (m, f), sel in selection.items()
             if sel["chosen"] is not None
-            for seed in s.seeds
+            for seed in self.spec.seeds
         ]
+
+    def snapshot(self) -> dict:
+        """The manifest of what the run folders hold now, launching nothing: for a sweep in progress, the choices
+        among the candidates finished so far (``complete`` false)."""
+        for run in self.search_runs():
+            self.runs.setdefault(run, "search")
+        selection = self.select()
+        chosen = self.chosen_runs(selection)
+        for run in chosen:
+            self.runs.setdefault(run, "seeds")
+        return self.manifest(selection, chosen, complete=False)
+
+    def write(self, manifest: dict) -> None:
+        """``sweep.json``, through a temporary file (a killed sweep leaves the old one or the new one)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "sweep.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp.replace(self.root / "sweep.json")
+
+    def run(self) -> dict:
+        """All four stages; returns (and writes to ``sweep.json``) the manifest of runs and choices. A snapshot is
+        written first, so the tables of a sweep in progress can be made (:func:`current_manifest`)."""
+        s = self.spec
+        self.write(self.snapshot())
+        self._train(self.search_runs(), "search")
+        selection = self.select()
+        chosen = self.chosen_runs(selection)
         self._train([r for r in chosen if r.seed != s.seeds[0] or r.method in s.matched], "seeds")
         to_evaluate = [
             r
@@ -192,12 +221,11 @@ class ExperimentSweep:
             for run, error in zip(to_evaluate, self.launch_eval(to_evaluate), strict=True):
                 if error is not None:
                     record_failure(self.run_dir(run), error)
-        manifest = self.manifest(selection, chosen)
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "sweep.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest = self.manifest(selection, chosen, complete=True)
+        self.write(manifest)
         return manifest
 
-    def manifest(self, selection: dict, chosen: list[RunSpec]) -> dict:
+    def manifest(self, selection: dict, chosen: list[RunSpec], complete: bool) -> dict:
         chosen_set = set(chosen)
         runs = []
         for run, stage in self.runs.items():
@@ -229,6 +257,18 @@ class ExperimentSweep:
             "seeds": self.spec.seeds,
             "eval_split": self.spec.eval_split,
             "eval_samples": self.spec.eval_samples,
+            "retry_failed": self.spec.retry_failed,
+            "complete": complete,
             "selection": [{"method": m, "factors": dict(f), **sel} for (m, f), sel in selection.items()],
             "runs": runs,
         }
+
+
+def current_manifest(root: str | Path) -> dict:
+    """The manifest of the sweep in ``root`` as its run folders stand now: ``sweep.json`` if the sweep completed,
+    else its :meth:`ExperimentSweep.snapshot` (runs finished since the sweep wrote it counted)."""
+    manifest = json.loads((Path(root) / "sweep.json").read_text())
+    if manifest.get("complete", True):
+        return manifest
+    spec = SweepSpec(**{f.name: manifest[f.name] for f in fields(SweepSpec)})
+    return ExperimentSweep(spec, root, launch_train=None, launch_eval=None).snapshot()

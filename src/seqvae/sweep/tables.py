@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
+from seqvae.sweep.stages import current_manifest
 from seqvae.training import logged
 
 # (key in eval-<split>.json "metrics", column title)
@@ -86,14 +87,20 @@ def training_hours(run_dir: Path) -> float | None:
 def convergence(run_dir: Path) -> dict:
     """Whether the run in ``run_dir`` converged: the (0-based) epoch of its best validation -ELBO, its last
     validated epoch, and ``stopped_early``: early stopping fired, i.e. ``train.patience`` epochs passed without a
-    better one (``None`` each without logs); and its :func:`training_hours`."""
-    values = [v for _, v in read_metrics(run_dir).get(logged.VAL_NELBO, [])]
+    better one (``None`` each without logs); the validation -ELBO, KL and MI at the best epoch; and its
+    :func:`training_hours`."""
+    series = read_metrics(run_dir)
+    values = [v for _, v in series.get(logged.VAL_NELBO, [])]
     hours = training_hours(run_dir)
     if not values:
         return {"best_epoch": None, "last_epoch": None, "stopped_early": None, "hours": hours}
     best, last = values.index(min(values)), len(values) - 1
     patience = json.loads((run_dir / "config.json").read_text())["train"]["patience"]
-    return {"best_epoch": best, "last_epoch": last, "stopped_early": last - best >= patience, "hours": hours}
+    at_best = {
+        name: (series[key][best][1] if len(series.get(key, [])) > best else None)
+        for name, key in (("val_nelbo", logged.VAL_NELBO), ("val_kl", logged.VAL_KL), ("val_mi", logged.VAL_MI))
+    }
+    return {"best_epoch": best, "last_epoch": last, "stopped_early": last - best >= patience, **at_best, "hours": hours}
 
 
 def cell_label(method: str, factors: dict) -> str:
@@ -101,8 +108,8 @@ def cell_label(method: str, factors: dict) -> str:
 
 
 def build_rows(root: Path) -> tuple[dict, list[dict]]:
-    """The manifest of the sweep in ``root`` and one row per cell."""
-    manifest = json.loads((root / "sweep.json").read_text())
+    """The manifest of the sweep in ``root`` as it stands (:func:`current_manifest`) and one row per cell."""
+    manifest = current_manifest(root)
     rows = []
     for sel in manifest["selection"]:
         cell_runs = [r for r in manifest["runs"] if r["method"] == sel["method"] and r["factors"] == sel["factors"]]
@@ -122,14 +129,23 @@ def build_rows(root: Path) -> tuple[dict, list[dict]]:
             },
             "diagnostics": {key: summarise([d.get(key) for d in diagnostics]) for key, _ in DIAGNOSTICS},
             "failed": [{"dir": r["dir"], "error": r["error"]} for r in cell_runs if r["error"]],
+            "search": {
+                "finished": sum(c["val_nelbo"] is not None for c in sel["candidates"]),
+                "candidates": len(sel["candidates"]),
+            },
             "convergence": [
-                {"seed": r["seed"], "dir": r["dir"], **convergence(root / r["dir"])}
-                for r in runs
+                {"seed": r["seed"], "params": r["params"], "dir": r["dir"], "chosen": r["chosen"]}
+                | convergence(root / r["dir"])
+                for r in cell_runs
                 if r["status"] == "done"
             ],
         }
         rows.append(row)
     return manifest, rows
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _fmt(s: dict, digits: int = 2) -> str:
@@ -190,6 +206,15 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
         f"IW-NLL/PPL with S = {first['eval_samples']} samples; mean ± std over {selection}.",
         "",
     ]
+    for m in manifests:
+        if not m.get("complete", True):
+            done = sum(r["status"] == "done" for r in m["runs"])
+            lines += [
+                f"**{m['experiment']} in progress**: {done} of the {len(m['runs'])} runs planned so far have finished; "
+                "a choice among unfinished candidates (the `search` column) may change, and test metrics come when "
+                "the sweep's test stage has run.",
+                "",
+            ]
     if any(c.endswith("-small") for c in corpora):
         lines += [
             "**Reduced corpus**: trained on the released validation file, validated and tested on the two halves "
@@ -197,13 +222,14 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             "",
         ]
     show_diag = any(r["diagnostics"][k]["n"] for r in rows for k, _ in DIAGNOSTICS)
-    columns = ["method", "chosen", "seeds", *(t for _, t in METRICS)]
+    columns = ["method", "chosen", "search", "seeds", *(t for _, t in METRICS)]
     if show_diag:
         columns += [t for _, t in DIAGNOSTICS]
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         chosen = ", ".join(f"{k}={v}" for k, v in (r["chosen"] or {}).items()) or "—"
-        cells = [cell_label(r["method"], r["factors"]), chosen, str(len(r["seeds"]))]
+        search = f"{r['search']['finished']}/{r['search']['candidates']}" if r["search"]["candidates"] else "—"
+        cells = [cell_label(r["method"], r["factors"]), chosen, search, str(len(r["seeds"]))]
         cells += [_fmt(r["metrics"][k], DIGITS.get(k, 2)) for k, _ in METRICS]
         if show_diag:
             cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
@@ -212,17 +238,23 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
     if converged:
         lines += [
             "",
-            "Convergence of each chosen run (epochs from 0; stopped early: `train.patience` epochs without a better "
-            "validation -ELBO; hours: wall-clock training time, summed over the processes that trained it):",
+            "Convergence of each finished run, the search's candidates included (epochs from 0; stopped early: "
+            "`train.patience` epochs without a better validation -ELBO; validation -ELBO, KL and MI at the best epoch; "
+            "hours: wall-clock training time, summed over the processes that trained it):",
             "",
-            "| method | seed | best epoch | last epoch | stopped early | hours |",
-            "|---|---|---|---|---|---|",
+            "| method | settings | seed | chosen | best epoch | last epoch | stopped early | val -ELBO | val KL "
+            "| val MI | hours |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r, c in converged:
+            settings = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "—"
             early = "yes" if c["stopped_early"] else "**no**"
-            label = cell_label(r["method"], r["factors"])
-            hours = "—" if c.get("hours") is None else f"{c['hours']:.2f}"
-            lines.append(f"| {label} | {c['seed']} | {c['best_epoch']} | {c['last_epoch']} | {early} | {hours} |")
+            values = [_number(c.get(k), d) for k, d in (("val_nelbo", 2), ("val_kl", 3), ("val_mi", 3), ("hours", 2))]
+            chosen = "yes" if c["chosen"] else ""
+            lines.append(
+                f"| {cell_label(r['method'], r['factors'])} | {settings} | {c['seed']} | {chosen} "
+                f"| {c['best_epoch']} | {c['last_epoch']} | {early} | {' | '.join(values)} |"
+            )
     failed = [f for r in rows for f in r["failed"]]
     if failed:
         lines += ["", "Failed runs:", *(f"- `{f['dir']}`: {f['error']}" for f in failed)]
