@@ -3,13 +3,14 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_config
 
 from seqvae.checkpoint import load_checkpoint
 from seqvae.data.batching import make_batch
-from seqvae.data.datamodule import load_split
+from seqvae.data.datamodule import load_split, sentence_loader
 from seqvae.data.vocab import Vocabulary
 from seqvae.metrics import (
     active_units,
@@ -22,6 +23,7 @@ from seqvae.metrics import (
 from seqvae.metrics.evaluate import evaluate_checkpoint, evaluate_split
 from seqvae.metrics.importance import CHUNK_TOKENS, MEMORY_SHARE, memory_chunk_tokens
 from seqvae.models import SequenceVAE
+from seqvae.objectives.kl import gaussian_kl
 from seqvae.training.task import VAETask
 
 V, EMB, Z = 25, 8, 4
@@ -253,18 +255,56 @@ def test_evaluate_split_is_consistent():
     assert "nll" not in evaluate_split(model, batches, samples=0)
 
 
-def test_evaluate_checkpoint_writes_all_figures(small_corpus, tmp_path):
-    cfg = tiny_config(small_corpus)
+def untrained_checkpoint(corpus, folder):
+    """``folder/model.ckpt``: a freshly initialised model of :func:`tiny_config` on ``corpus``."""
+    cfg = tiny_config(corpus)
     vocab = Vocabulary.build(load_split(cfg.data, "train").sentences)
     task = VAETask(cfg.to_dict(), vocab.words)
-    ckpt = tmp_path / "model.ckpt"
+    ckpt = folder / "model.ckpt"
     state = {"hyper_parameters": {"config": cfg.to_dict()}, "vocab": vocab.words, "state_dict": task.state_dict()}
     torch.save(state, ckpt)
+    return ckpt
+
+
+def test_evaluate_checkpoint_writes_all_figures(small_corpus, tmp_path):
+    cfg = tiny_config(small_corpus)
+    ckpt = untrained_checkpoint(small_corpus, tmp_path)
     results = evaluate_checkpoint(load_checkpoint(ckpt), "test", samples=3, max_sentences=40, batch_size=16, seed=5)
     written = json.loads((tmp_path / "model.test.json").read_text())
     assert results.pop("written_to") == str(tmp_path / "model.test.json")
     assert written == json.loads(json.dumps(results))
+    assert written["per_sentence"] == "model.test.sentences.npz" and (tmp_path / written["per_sentence"]).is_file()
     assert (written["seed"], written["samples"], written["eos_counted"]) == (5, 3, True)
     assert written["config"]["model"]["z_dim"] == cfg.model.z_dim
     assert written["metrics"]["nll"]["sentences"] == 40
     assert len(written["metrics"]["au"]["variances"]) == cfg.model.z_dim
+
+
+def test_per_sentence_values_are_in_split_order_and_average_to_the_figures(small_corpus, tmp_path):
+    trained = load_checkpoint(untrained_checkpoint(small_corpus, tmp_path))
+    out = tmp_path / "eval-test.json"
+    results = evaluate_checkpoint(trained, "test", samples=3, max_sentences=40, batch_size=16, out=out)
+    assert results["per_sentence"] == "eval-test.sentences.npz" and not list(tmp_path.glob("*.partial"))
+    with np.load(tmp_path / "eval-test.sentences.npz") as npz:
+        rows = {key: npz[key] for key in npz.files}
+    assert sorted(rows) == ["kl", "logvar", "mu", "nll", "rec", "tokens"]
+    figures = results["metrics"]
+    for key, values in (
+        ("rec", rows["rec"]),
+        ("kl", rows["kl"]),
+        ("nelbo", rows["rec"] + rows["kl"]),
+        ("nll", rows["nll"]),
+    ):
+        assert values.astype(np.float64).mean() == pytest.approx(figures[key]["value"], rel=1e-6), key
+    assert rows["tokens"].sum() == figures["nelbo"]["tokens"] and rows["mu"].shape == (40, trained.model.z_dim)
+    sentences = [trained.vocab.encode(s) for s in load_split(trained.cfg.data, "test").sentences[:40]]
+    batched = torch.cat([b.index for b in sentence_loader(sentences, trained.vocab, 16)])
+    assert not torch.equal(batched, torch.arange(40)), "the batches go by length: the rows are put back in order"
+    v = trained.vocab
+    with torch.no_grad():
+        for i, ids in enumerate(sentences):
+            alone = make_batch([(i, ids)], v.pad_id, v.bos_id, v.eos_id)
+            mu, logvar = trained.model.encode(alone.tokens, alone.lengths)
+            assert rows["kl"][i] == pytest.approx(float(gaussian_kl(mu, logvar).sum()), rel=1e-4, abs=1e-6)
+            assert rows["mu"][i] == pytest.approx(mu[0].numpy(), rel=1e-4, abs=1e-6)
+            assert rows["tokens"][i] == len(ids) + 1

@@ -21,6 +21,9 @@ USAGE = """usage: seqvae [--debug] COMMAND [ARGS ...]
                                       an experiment: grid, selection, seeds, test evaluation, table
   seqvae report experiment=NAME [scale=cpu] | SWEEP_DIR
                                       table.md/.csv/.json of a sweep (mean ± std over seeds)
+  seqvae compare SWEEP_DIR --a CELL --b CELL [--seed S] [--resamples N]
+                                      paired differences of two cells (e.g. --a awd --b uniform): per seed
+                                      with a t interval, and a bootstrap over one seed pair's test sentences
   seqvae plot RUN_DIR | RUN_ROOT      a run's training curves, or a sweep's ablation figure
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
   seqvae sample CKPT [-n 10]          sentences decoded from prior samples
@@ -43,6 +46,7 @@ COMMANDS = {
     "train": lambda argv: runs.hydra_command("train", argv),
     "sweep": lambda argv: runs.hydra_command("sweep", argv),
     "report": runs.report,
+    "compare": runs.compare,
     "plot": runs.plot,
     "data": runs.data,
     "evaluate": model.evaluate,

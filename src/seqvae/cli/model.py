@@ -52,7 +52,8 @@ def evaluate(argv: list[str]) -> None:
     mi = results["metrics"]["mi"]
     console.print(
         f"tokens include </s>; samples 0 = closed form; mi <= log N = {mi['upper_bound']:.4f}; mi_factorised "
-        f"(the original authors' per-dimension estimate) can exceed it; written to {results['written_to']}"
+        f"(the original authors' per-dimension estimate) can exceed it; written to {results['written_to']}, "
+        f"the per-sentence values to {Path(results['written_to']).with_name(results['per_sentence'])}"
     )
 
 

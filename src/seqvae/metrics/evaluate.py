@@ -2,7 +2,9 @@
 section 4, written as JSON.
 
 One pass over the split encodes every sentence once; its ``(mu, logvar)`` serve the KL, the
-importance samples (which also give ``rec``), the mutual information and the active units.
+importance samples (which also give ``rec``), the mutual information and the active units. Beside the JSON,
+``<json stem>.sentences.npz`` holds the per-sentence values in split order (:meth:`SplitTotals.sentence_rows`), for
+paired comparisons of two models on the same sentences (:mod:`seqvae.sweep.paired`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import track
@@ -38,6 +41,9 @@ class SplitTotals:
         nll: ``sum_n -log p(x_n)`` (importance-weighted; 0 without importance samples).
         sentences, tokens: counts; ``tokens`` includes one ``</s>`` per sentence.
         mu, logvar: per-batch ``(B, Z)`` posterior parameters.
+        rows: per-batch ``(B,)`` values of each sentence: ``rec``, ``kl``, ``nll`` (with importance samples) and
+            ``tokens`` (``T + 1``).
+        index: per-batch ``(B,)`` positions of the sentences in their split (:attr:`Batch.index`).
     """
 
     rec: float = 0.0
@@ -47,6 +53,8 @@ class SplitTotals:
     tokens: int = 0
     mu: list[torch.Tensor] = field(default_factory=list)
     logvar: list[torch.Tensor] = field(default_factory=list)
+    rows: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    index: list[torch.Tensor] = field(default_factory=list)
 
     @torch.no_grad()
     def add(self, model: SequenceVAE, batch: Batch, samples: int, chunk_tokens: int | None) -> None:
@@ -54,17 +62,45 @@ class SplitTotals:
         device = next(model.parameters()).device
         x, lengths = batch.tokens.to(device), batch.lengths.to(device)
         mu, logvar = model.encode(x, lengths)
+        kl = gaussian_kl(mu, logvar)
+        rows = {"kl": kl.sum(dim=-1), "tokens": batch.lengths + 1}
         if samples > 0:
             log_px, log_px_z = iw_log_marginal(model, x, mu, logvar, samples, chunk_tokens)
             self.nll -= float(log_px.sum())
+            rows["nll"] = -log_px
         else:
             log_px_z = model.log_likelihood(x, model.reparameterize(mu, logvar))
+        rows["rec"] = -log_px_z
         self.rec -= float(log_px_z.sum())
-        self.kl += float(gaussian_kl(mu, logvar).sum())
+        self.kl += float(kl.sum())
         self.sentences += x.size(0)
         self.tokens += batch.num_tokens
         self.mu.append(mu)
         self.logvar.append(logvar)
+        for key, values in rows.items():
+            self.rows.setdefault(key, []).append(values.cpu())
+        self.index.append(batch.index)
+
+    def sentence_rows(self) -> dict[str, np.ndarray]:
+        """Each sentence's values in split order (row ``i``: the sentence at position ``i``, by :attr:`Batch.index`):
+        ``rec``, ``kl``, ``nll`` (with importance samples), ``tokens`` ``(N,)``; ``mu``, ``logvar`` ``(N, Z)``."""
+        order = torch.argsort(torch.cat(self.index))
+        columns = {**self.rows, "mu": self.mu, "logvar": self.logvar}
+        return {key: torch.cat(values).cpu()[order].numpy() for key, values in columns.items()}
+
+
+def sentences_file(json_path: str | Path) -> Path:
+    """Where the per-sentence values of the evaluation written to ``json_path`` go: ``eval-test.json`` ->
+    ``eval-test.sentences.npz``."""
+    return Path(json_path).with_suffix(".sentences.npz")
+
+
+def write_sentence_rows(rows: dict[str, np.ndarray], path: Path) -> None:
+    """``np.savez`` of ``rows`` into a temporary file beside ``path``, then moved onto it: never a partial file."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as f:
+        np.savez(f, **rows)
+    partial.replace(path)
 
 
 def _figure(value: float, totals: SplitTotals, samples: int, **extra) -> dict:
@@ -113,13 +149,18 @@ def evaluate_split(
     ``samples`` importance samples per sentence give ``nll``, ``ppl`` and ``rec``; 0 skips the
     NLL and estimates ``rec`` from one sample.
     """
+    return split_figures(split_totals(model, batches, samples, chunk_tokens), samples, au_threshold)
+
+
+def split_totals(model: SequenceVAE, batches: Iterable[Batch], samples: int, chunk_tokens: int | None) -> SplitTotals:
+    """:class:`SplitTotals` of ``model`` (evaluation mode, no dropout) in one pass over ``batches``."""
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
     model.eval()
     totals = SplitTotals()
     for batch in batches:
         totals.add(model, batch, samples, chunk_tokens)
-    return split_figures(totals, samples, au_threshold)
+    return totals
 
 
 def evaluate_checkpoint(
@@ -137,7 +178,8 @@ def evaluate_checkpoint(
     """Evaluate a checkpoint's model (averaged weights, no dropout) on ``split``, with a progress bar.
 
     Returns the results dict, also written as JSON to ``out`` (default: ``<checkpoint stem>.<split>.json``
-    beside the checkpoint) and holding that path under ``"written_to"``.
+    beside the checkpoint) and holding that path under ``"written_to"``; the per-sentence values go beside it
+    (:func:`sentences_file`), whose file name the JSON holds under ``"per_sentence"``.
     """
     torch.manual_seed(seed)
     data_cfg = trained.cfg.data if data_dir is None else replace(trained.cfg.data, dir=data_dir)
@@ -145,13 +187,17 @@ def evaluate_checkpoint(
     loader = sentence_loader(sentences, trained.vocab, batch_size or data_cfg.eval_batch_size)
     batches = track(loader, description=f"evaluating {split}", console=Console(stderr=True))
     out_path = Path(out) if out else trained.path.with_suffix(f".{split}.json")
+    totals = split_totals(trained.model, batches, samples, chunk_tokens)
+    per_sentence = sentences_file(out_path)
+    write_sentence_rows(totals.sentence_rows(), per_sentence)
     results = {
         "checkpoint": str(trained.path),
         "split": split,
         "seed": seed,
         "samples": samples,
         "eos_counted": True,
-        "metrics": evaluate_split(trained.model, batches, samples, chunk_tokens, au_threshold),
+        "metrics": split_figures(totals, samples, au_threshold),
+        "per_sentence": per_sentence.name,
         "config": trained.cfg.to_dict(),
     }
     out_path.write_text(json.dumps(results, indent=2) + "\n")
