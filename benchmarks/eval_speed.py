@@ -23,11 +23,13 @@ from seqvae.metrics.importance import importance_weighted_nll
 from seqvae.metrics.mutual_info import model_mutual_information
 from seqvae.models.vae import SequenceVAE
 
-#: name -> (emb_dim, hidden (encoder and decoder), z_dim, decoder)
+#: name -> (emb_dim, hidden (encoder and decoder), z_dim, decoder, decoder options). ``small-transformer`` is one
+#: layer with feed-forward 128: at vocabulary 10,002 (PTB) as many parameters as ``small`` within 0.02%.
 MODELS = {
-    "small": (128, 256, 32, "lstm"),
-    "1024-lstm": (512, 1024, 32, "lstm"),
-    "1024-double-lstm": (512, 1024, 32, "double-lstm"),
+    "small": (128, 256, 32, "lstm", {}),
+    "small-transformer": (128, 256, 32, "transformer", {"tf_layers": 1, "tf_ff": 128, "tf_max_len": 256}),
+    "1024-lstm": (512, 1024, 32, "lstm", {}),
+    "1024-double-lstm": (512, 1024, 32, "double-lstm", {}),
 }
 
 
@@ -51,9 +53,9 @@ def load_sentences(n: int) -> tuple[list[list[int]], Vocabulary]:
 
 def bench_model(name: str, sentences: list[list[int]], vocab: Vocabulary, args: argparse.Namespace) -> None:
     """Time IW-NLL and MI of one random model and print sentences/s."""
-    emb, hidden, z_dim, decoder = MODELS[name]
+    emb, hidden, z_dim, decoder, options = MODELS[name]
     torch.manual_seed(args.seed)
-    model = SequenceVAE(len(vocab), emb, hidden, hidden, z_dim, decoder).to(args.device).eval()
+    model = SequenceVAE(len(vocab), emb, hidden, hidden, z_dim, decoder, **options).to(args.device).eval()
     loader = sentence_loader(sentences, vocab, args.batch_size)
     if args.device.type == "cuda":
         importance_weighted_nll(model, [next(iter(loader))], samples=2, chunk_tokens=args.chunk_tokens)

@@ -5,11 +5,16 @@ a warm-up. Each case is a list of Hydra overrides, as on the command line:
 
     python benchmarks/train_throughput.py                       # the default cases below
     python benchmarks/train_throughput.py --case method=none model.decoder=double-lstm
+    python benchmarks/train_throughput.py --rounds 3 --case method=none --case method=awd   # ratios to the first
+
+With ``--rounds N`` the cases run in turn, N times over, and each case's ratio to the first case is taken round by
+round: the pairing keeps ratios meaningful while other work on the machine changes its speed. Medians are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 
@@ -71,14 +76,27 @@ def main() -> None:
     p.add_argument("--case", nargs="*", action="append", help="Hydra overrides of one case (repeatable)")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=1, help="run the cases in turn this many times; medians")
     a = p.parse_args()
     cases = {" ".join(c) or "default": c for c in a.case} if a.case else DEFAULT_CASES
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: {device}")
-    for name, overrides in cases.items():
-        t = measure(overrides, a.steps, a.warmup)
-        rate, step_ms = t.tokens / t.seconds, 1000 * t.seconds / t.steps
-        print(f"{name:40s} {rate:9.0f} tokens/s  {step_ms:7.1f} ms/step  ({t.steps} steps)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: {device}, {a.rounds} round(s)")
+    rates: dict[str, list[float]] = {name: [] for name in cases}
+    step_ms: dict[str, list[float]] = {name: [] for name in cases}
+    timed = 0
+    for _ in range(a.rounds):
+        for name, overrides in cases.items():
+            t = measure(overrides, a.steps, a.warmup)
+            rates[name].append(t.tokens / t.seconds)
+            step_ms[name].append(1000 * t.seconds / t.steps)
+            timed = t.steps
+    first = next(iter(cases))
+    for name in cases:
+        ratio = statistics.median(r / f for r, f in zip(rates[name], rates[first], strict=True))
+        print(
+            f"{name:40s} {statistics.median(rates[name]):9.0f} tokens/s  {statistics.median(step_ms[name]):7.1f} "
+            f"ms/step  {ratio:5.2f}x the first  ({timed} steps timed a round)"
+        )
 
 
 if __name__ == "__main__":
