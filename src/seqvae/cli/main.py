@@ -19,14 +19,15 @@ USAGE = """usage: seqvae [--debug] COMMAND [ARGS ...]
                                       seqvae train corpus=ptb method=uniform dropout.rate=0.4
   seqvae sweep experiment=NAME [scale=cpu|paper] [KEY=VALUE ...]
                                       an experiment: grid, selection, seeds, test evaluation, table
-  seqvae report experiment=NAME [scale=cpu] | SWEEP_DIR
-                                      table.md/.csv/.json of a sweep (mean ± std over seeds)
+  seqvae report experiment=NAME[,NAME] [scale=cpu] | SWEEP_DIR ...
+                                      table.md/.csv/.json of a sweep (mean ± std over seeds), in progress too
   seqvae compare SWEEP_DIR --a CELL --b CELL [--seed S] [--resamples N]
                                       paired differences of two cells (e.g. --a awd --b uniform): per seed
                                       with a t interval, and a bootstrap over one seed pair's test sentences
-  seqvae plot RUN_DIR | RUN_ROOT      a run's training curves, or a sweep's ablation figure
+  seqvae plot RUN_DIR | SWEEP_DIR ... a run's training curves, a sweep's ablation figure, or table sweeps'
+                                      validation -ELBO, KL and MI per epoch
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
-  seqvae sample CKPT [-n 10]          sentences decoded from prior samples
+  seqvae sample CKPT [-n 10]          sentences decoded from prior samples (--decoding sample|greedy|beam)
   seqvae reconstruct CKPT SENTENCE    encode a sentence, decode the posterior mean
   seqvae encode CKPT FILE --out Z.npy posterior means and log-variances of sentences, (N, 2, Z)
   seqvae probe CKPT                   accuracy of a linear probe on posterior means per label factor
