@@ -151,7 +151,7 @@ def beam_search(
     """
     width, alpha = decoding.beam_width, decoding.length_penalty
     batch, device = z.size(0), z.device
-    banned = [model.pad_id, bos_id, eos_id]
+    never = [model.pad_id, bos_id]
     z = z.repeat_interleave(width, dim=0)
     state = model.decoder.init_state(z)
     prev = torch.full((batch * width,), bos_id, dtype=torch.long, device=device)
@@ -162,7 +162,7 @@ def beam_search(
     best = torch.full((batch,), float("-inf"), device=device)
     best_ids: list[list[int]] = [[] for _ in range(batch)]
     for length in range(1, decoding.max_len + 1):
-        log_probs, state = _step_log_probs(model, prev, z, state, [model.pad_id, bos_id])
+        log_probs, state = _step_log_probs(model, prev, z, state, never)
         log_probs = live.view(-1, 1) + log_probs
         last = length == decoding.max_len
         ended = log_probs if last else log_probs[:, eos_id : eos_id + 1]
@@ -175,7 +175,7 @@ def beam_search(
             best_ids[b] = prefixes[b, beam].tolist() + ([] if word == eos_id else [word])
         if last:
             break
-        log_probs[:, banned] = float("-inf")
+        log_probs[:, eos_id] = float("-inf")  # a hypothesis that ends is a candidate above, never live
         live, flat = log_probs.view(batch, -1).topk(width, dim=1)
         beams, words = flat.div(log_probs.size(1), rounding_mode="floor"), flat % log_probs.size(1)
         rows = (beams + torch.arange(batch, device=device).unsqueeze(1) * width).view(-1)
