@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
-
-if TYPE_CHECKING:
-    from seqvae.models.vae import SequenceVAE
+from torch import nn
 
 STRATEGIES = ("greedy", "sample", "beam")
+
+
+class Decodable(Protocol):
+    """What decoding reads of a model (a :class:`seqvae.models.vae.SequenceVAE`): its decoder (``init_state``,
+    ``step``), the decoder's input embedding and the padding id."""
+
+    decoder: nn.Module
+    dec_embedding: nn.Embedding
+    pad_id: int
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def restrict(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.
     return logits
 
 
-def _step_log_probs(model: SequenceVAE, prev: torch.Tensor, z: torch.Tensor, state: Any, banned: list[int]):
+def _step_log_probs(model: Decodable, prev: torch.Tensor, z: torch.Tensor, state: Any, banned: list[int]):
     """Next-word log probabilities ``(N, V)`` after ``prev (N,)`` with the ``banned`` ids excluded, and the state."""
     logits, state = model.decoder.step(model.dec_embedding(prev), z, state)
     logits = logits.float()
@@ -113,9 +120,7 @@ def _strip(rows: list[list[int]], eos_id: int) -> list[list[int]]:
     return [row[: row.index(eos_id)] if eos_id in row else row for row in rows]
 
 
-def decode_stepwise(
-    model: SequenceVAE, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding
-) -> list[list[int]]:
+def decode_stepwise(model: Decodable, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding) -> list[list[int]]:
     """Greedy or sampled word ids for each latent of ``z (B, Z)``, up to ``</s>`` (left out) or ``max_len``.
     Sampling draws from torch's global generator."""
     banned = [model.pad_id, bos_id]
@@ -138,7 +143,7 @@ def decode_stepwise(
 
 
 def beam_search(
-    model: SequenceVAE, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding
+    model: Decodable, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding
 ) -> tuple[list[list[int]], torch.Tensor]:
     """The best hypothesis of a beam search for each latent of ``z (B, Z)`` and its score ``(B,)``.
 
@@ -186,7 +191,7 @@ def beam_search(
     return best_ids, best
 
 
-def decode(model: SequenceVAE, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding) -> list[list[int]]:
+def decode(model: Decodable, z: torch.Tensor, bos_id: int, eos_id: int, decoding: Decoding) -> list[list[int]]:
     """Word ids (without ``</s>``) for each latent of ``z (B, Z)`` as ``decoding`` says."""
     if decoding.strategy == "beam":
         return beam_search(model, z, bos_id, eos_id, decoding)[0]
