@@ -129,6 +129,9 @@ def test_cnn_settings_are_checked_naming_the_key_and_compose_as_defaults():
     cfg = compose_config(["model.decoder=cnn"])
     assert (cfg.model.cnn_channels, cfg.model.cnn_kernel, cfg.model.cnn_dilations) == (512, 3, [1, 2, 4])
     assert cfg.model.cnn_dropout == 0.0
+    for size, width in (("cpu", 256), ("paper", 1024)):  # the cnn-vae row is as wide as the size's LSTM decoder
+        row = compose_config(["method=cnn-vae", f"size={size}"])
+        assert (row.model.decoder, row.model.cnn_channels, row.dropout.method) == ("cnn", width, "none")
     bad = {"cnn_channels": 0, "cnn_kernel": 1, "cnn_dilations": [], "cnn_dropout": 1.0}
     for key, value in bad.items():
         with pytest.raises(ValueError, match=f"model.{key} must be"):
