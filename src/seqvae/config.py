@@ -14,7 +14,8 @@ from typing import Any
 
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf, open_dict
 
 from seqvae.models.cnn import SCNN_CHANNELS, SCNN_DILATIONS, SCNN_KERNEL, check_cnn_settings
 from seqvae.models.decoders import DECODERS, decoders_with
@@ -309,7 +310,12 @@ def register_schema() -> None:
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """The config ``seqvae train OVERRIDES`` would run, without running it (for scripts and notebooks)."""
+    """The config ``seqvae train OVERRIDES`` would run, without running it (for scripts and notebooks). Hydra's
+    node is read as in a run (the ``out_dir`` names the chosen method), then left out."""
     register_schema()
     with initialize_config_module(config_module="seqvae.conf", version_base="1.3"):
-        return Config.from_dict(compose(config_name="config", overrides=list(overrides)))
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return Config.from_dict(cfg)

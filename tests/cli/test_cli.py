@@ -80,3 +80,11 @@ def test_empty_corpus_is_a_clear_error(small_corpus, tmp_path):
     (small_corpus / "train.txt").write_text("\n\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="no sentences"):
         fit(tiny_config(small_corpus), tmp_path / "run")
+
+
+def test_a_run_folder_is_named_after_its_method_preset():
+    from seqvae.config import compose_config
+
+    folders = {m: compose_config([f"method={m}", "seed=2"]).out_dir for m in ("none", "bn-vae", "lagging", "awd")}
+    assert folders == {m: f"runs/embedded-{m}-seed2" for m in folders}
+    assert compose_config(["corpus=ptb", "out_dir=elsewhere"]).out_dir == "elsewhere"

@@ -150,5 +150,6 @@ def test_the_lagging_preset_and_the_settings(tmp_path):
     for key in ("aggressive", "aggressive_max_inner", "aggressive_check_every"):
         del saved["train"][key]
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert saved_config_changes(compose_config(["method=none"]), tmp_path) == {}
+    plain = compose_config(["method=none", f"out_dir={cfg.out_dir}"])
+    assert saved_config_changes(plain, tmp_path) == {}
     assert saved_config_changes(cfg, tmp_path) == {"train.aggressive": (False, True)}
