@@ -96,7 +96,11 @@ def test_experiment_composes_into_a_valid_sweep_plan(experiment, scale):
         # The search stage (every cell's grid candidates, first seed), and the seeds stage for one candidate.
         # A matched method searches nothing: it runs with a candidate of its reference's matched keys.
         match = spec.matched.get(method)
-        grid = {k: spec.grid_of(match["method"])[k] for k in match["keys"]} if match else spec.grid_of(method)
+        if match and "sweep" in match:  # matched to another experiment's choice: its grid, at this scale
+            other = instantiate(_compose([f"experiment={match['sweep']}", f"scale={scale}"]).hydra.sweeper).spec
+            grid = {k: other.grid_of(match["method"])[k] for k in match["keys"]}
+        else:
+            grid = {k: spec.grid_of(match["method"])[k] for k in match["keys"]} if match else spec.grid_of(method)
         search = [
             RunSpec(method, factors, params, spec.seeds[0])
             for m, factors in cells(spec.methods, spec.factors)

@@ -234,6 +234,37 @@ def test_a_method_s_own_grid_and_a_control_matched_to_another_method_s_choice(tm
         SweepSpec(experiment="t", scale="cpu", methods=["awd", "uniform-exact"], matched=matched)
 
 
+def test_a_row_matched_to_another_experiments_final_choice_waits_for_its_search(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
+    score = lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4)  # noqa: E731
+    lstm = SweepSpec(experiment="lstm", scale="cpu", methods=["awd"], grid={"dropout.rate": "0.2,0.4"}, seeds=[0])
+    matched = {"awd": {"sweep": "lstm", "method": "awd", "keys": ["dropout.rate"]}}
+    spec = SweepSpec(experiment="tf", scale="cpu", methods=["none", "awd"], matched=matched, seeds=[0, 1])
+    tf = FakeTraining(tmp_path / "tf-cpu", score)
+    sweep = ExperimentSweep(spec, tmp_path / "tf-cpu", tf.train, tf.evaluate)
+    assert {s["method"]: s["chosen"] for s in sweep.run()["selection"]} == {"none": {}, "awd": None}, "no sweep yet"
+
+    reference = ExperimentSweep(lstm, tmp_path / "lstm-cpu", *_fake_launchers(tmp_path / "lstm-cpu", score))
+    reference.write(reference.snapshot())
+    FakeTraining(tmp_path / "lstm-cpu", score).train(
+        [r for r in reference.search_runs() if dict(r.params)["dropout.rate"] == "0.2"]
+    )
+    assert {s["method"]: s["chosen"] for s in sweep.run()["selection"]}["awd"] is None, "its search is unfinished"
+
+    reference.run()
+    manifest = sweep.run()
+    assert {s["method"]: s["chosen"] for s in manifest["selection"]}["awd"] == {"dropout.rate": "0.4"}
+    assert sorted((r["seed"], r["params"]) for r in manifest["runs"] if r["method"] == "awd") == [
+        (0, {"dropout.rate": "0.4"}),
+        (1, {"dropout.rate": "0.4"}),
+    ]
+
+
+def _fake_launchers(root, score):
+    fake = FakeTraining(root, score)
+    return fake.train, fake.evaluate
+
+
 def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(tmp_path):
     fake = FakeTraining(tmp_path, lambda run: float(dict(run.params).get("dropout.rate", 0)))
     _sweep(tmp_path, fake).run()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from seqvae.sweep.plan import RunSpec, candidates, cells
+from seqvae.sweep.plan import RunSpec, candidates, cells, sweep_root
 from seqvae.training.interruption import RunInterrupted
 
 FAILED = "failed.json"
@@ -36,8 +36,10 @@ class SweepSpec:
     """An experiment's sweep: what ``hydra.sweeper`` holds in ``conf/experiment/*.yaml``.
 
     ``method_grid``: a method's searched keys beyond ``grid``. ``matched``: method -> ``{"method": M, "keys":
-    [...]}``, the method whose chosen values of those keys it runs with, searching nothing itself. Entries for
-    methods the sweep does not run (a command line may narrow ``methods``) are not used.
+    [...]}``, the method whose chosen values of those keys it runs with, searching nothing itself; with ``"sweep":
+    EXPERIMENT``, M's final choice in that experiment's sweep at the same scale (:func:`sweep_root`; none until its
+    search of M has finished). Entries for methods the sweep does not run (a command line may narrow ``methods``) are
+    not used.
     """
 
     experiment: str
@@ -64,7 +66,7 @@ class SweepSpec:
             raise ValueError(f"keys both searched and reported: {sorted(overlap)}")
         for method, match in self.matched.items():
             reference = match.get("method")
-            if method not in self.methods:
+            if method not in self.methods or "sweep" in match:
                 continue
             if reference not in self.methods or reference in self.matched:
                 raise ValueError(f"matched {method} -> {reference}: {reference} must be a searched method of the sweep")
@@ -161,10 +163,25 @@ class ExperimentSweep:
             chosen[(method, factors)] = {"candidates": scored, "chosen": best["params"] if best else None}
         for method, factors in cells(self.spec.methods, self.spec.factors):
             if (match := self.spec.matched.get(method)) is not None:
-                theirs = chosen[(match["method"], factors)]["chosen"]
+                if "sweep" in match:
+                    theirs = self._other_sweeps_choice(match, factors)
+                else:
+                    theirs = chosen[(match["method"], factors)]["chosen"]
                 taken = None if theirs is None else {k: v for k, v in theirs.items() if k in match["keys"]}
                 chosen[(method, factors)] = {"candidates": [], "chosen": taken}
         return {cell: chosen[cell] for cell in cells(self.spec.methods, self.spec.factors)}
+
+    def _other_sweeps_choice(self, match: dict, factors: tuple) -> dict | None:
+        """``match["method"]``'s choice for the cell ``factors`` in the sweep of the experiment ``match["sweep"]`` at
+        this scale, once every candidate of its search has finished (``None`` before)."""
+        root = sweep_root(match["sweep"], self.spec.scale)
+        if not (root / "sweep.json").is_file():
+            return None
+        for sel in current_manifest(root)["selection"]:
+            if (sel["method"], sel["factors"]) == (match["method"], dict(factors)):
+                finished = all(c["val_nelbo"] is not None for c in sel["candidates"])
+                return sel["chosen"] if finished else None
+        return None
 
     def search_runs(self) -> list[RunSpec]:
         """Stage 1's runs: every candidate of every searched cell, with the first seed."""
