@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
 SEQVAE=${SEQVAE:-.venv/bin/seqvae}
 mkdir -p "$SEQVAE_RUNS"
-for experiment in ${EXPERIMENTS:-ptb-table lambda-ablation ptb-transformer ptb-baselines}; do
+for experiment in ${EXPERIMENTS:-ptb-table lambda-ablation rate-ablation ptb-transformer ptb-baselines}; do
     echo "=== $(date -u +%FT%TZ) seqvae sweep experiment=$experiment scale=cpu"
     "$SEQVAE" sweep "experiment=$experiment" scale=cpu hydra/launcher=joblib hydra.launcher.n_jobs=2 \
         train.progress_bar=false

@@ -260,6 +260,21 @@ def test_a_row_matched_to_another_experiments_final_choice_waits_for_its_search(
     ]
 
 
+def test_every_reported_cell_takes_the_one_choice_of_a_sweep_without_factors(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
+    score = lambda run: abs(float(dict(run.params).get("dropout.lam", 0)) - 0.01)  # noqa: E731
+    table = SweepSpec(experiment="table", scale="cpu", methods=["awd"], grid={"dropout.lam": "0.01,1"}, seeds=[0])
+    ExperimentSweep(table, tmp_path / "table-cpu", *_fake_launchers(tmp_path / "table-cpu", score)).run()
+    matched = {"awd": {"sweep": "table", "method": "awd", "keys": ["dropout.lam"]}}
+    rates = {"dropout.rate": "0.2,0.4"}
+    spec = SweepSpec(experiment="rates", scale="cpu", methods=["awd"], factors=rates, matched=matched, seeds=[0])
+    manifest = ExperimentSweep(spec, tmp_path / "rates-cpu", *_fake_launchers(tmp_path / "rates-cpu", score)).run()
+    assert [(s["factors"], s["chosen"]) for s in manifest["selection"]] == [
+        ({"dropout.rate": "0.2"}, {"dropout.lam": "0.01"}),
+        ({"dropout.rate": "0.4"}, {"dropout.lam": "0.01"}),
+    ]
+
+
 def _fake_launchers(root, score):
     fake = FakeTraining(root, score)
     return fake.train, fake.evaluate

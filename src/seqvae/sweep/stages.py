@@ -38,8 +38,8 @@ class SweepSpec:
     ``method_grid``: a method's searched keys beyond ``grid``. ``matched``: method -> ``{"method": M, "keys":
     [...]}``, the method whose chosen values of those keys it runs with, searching nothing itself; with ``"sweep":
     EXPERIMENT``, M's final choice in that experiment's sweep at the same scale (:func:`sweep_root`; none until its
-    search of M has finished). Entries for methods the sweep does not run (a command line may narrow ``methods``) are
-    not used.
+    search of M has finished), of the cell of the same factors or, where that sweep reports no factor, its one
+    cell. Entries for methods the sweep does not run (a command line may narrow ``methods``) are not used.
     """
 
     experiment: str
@@ -172,13 +172,14 @@ class ExperimentSweep:
         return {cell: chosen[cell] for cell in cells(self.spec.methods, self.spec.factors)}
 
     def _other_sweeps_choice(self, match: dict, factors: tuple) -> dict | None:
-        """``match["method"]``'s choice for the cell ``factors`` in the sweep of the experiment ``match["sweep"]`` at
-        this scale, once every candidate of its search has finished (``None`` before)."""
+        """``match["method"]``'s choice in the sweep of the experiment ``match["sweep"]`` at this scale, for the cell of
+        the same ``factors`` or, where that sweep reports none, its one cell; once every candidate of its search has
+        finished (``None`` before)."""
         root = sweep_root(match["sweep"], self.spec.scale)
         if not (root / "sweep.json").is_file():
             return None
         for sel in current_manifest(root)["selection"]:
-            if (sel["method"], sel["factors"]) == (match["method"], dict(factors)):
+            if sel["method"] == match["method"] and sel["factors"] in (dict(factors), {}):
                 finished = all(c["val_nelbo"] is not None for c in sel["candidates"])
                 return sel["chosen"] if finished else None
         return None
