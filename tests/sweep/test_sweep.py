@@ -290,6 +290,10 @@ def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(
         (run_dir / "logs" / "version_0").mkdir(parents=True)
         rows = "\n".join(f"{e},{100 * (e + 1)},{v}" for e, v in enumerate(values))
         (run_dir / "logs" / "version_0" / "metrics.csv").write_text(f"epoch,step,val/nelbo\n{rows}\n")
+    # A resumed process that logged seed 1's last validation again: counted once.
+    resumed = RunSpec("awd", (), (("dropout.rate", "0.2"),), 1).run_dir(tmp_path) / "logs" / "version_1"
+    resumed.mkdir()
+    (resumed / "metrics.csv").write_text("epoch,step,val/nelbo\n3,400,2.9\n")
     write_report(tmp_path)
     row = next(r for r in build_rows(tmp_path)[1] if r["method"] == "awd")
     found = {

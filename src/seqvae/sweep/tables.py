@@ -90,16 +90,18 @@ def convergence(run_dir: Path) -> dict:
     better one (``None`` each without logs); the validation -ELBO, KL and MI at the best epoch; and its
     :func:`training_hours`."""
     series = read_metrics(run_dir)
-    values = [v for _, v in series.get(logged.VAL_NELBO, [])]
+    # One value per validation, by its step: a validation logged again by a resumed process counts once.
+    per_epoch = {
+        name: [v for _, v in sorted(dict(series.get(key, [])).items())]
+        for name, key in (("val_nelbo", logged.VAL_NELBO), ("val_kl", logged.VAL_KL), ("val_mi", logged.VAL_MI))
+    }
+    values = per_epoch["val_nelbo"]
     hours = training_hours(run_dir)
     if not values:
         return {"best_epoch": None, "last_epoch": None, "stopped_early": None, "hours": hours}
     best, last = values.index(min(values)), len(values) - 1
     patience = json.loads((run_dir / "config.json").read_text())["train"]["patience"]
-    at_best = {
-        name: (series[key][best][1] if len(series.get(key, [])) > best else None)
-        for name, key in (("val_nelbo", logged.VAL_NELBO), ("val_kl", logged.VAL_KL), ("val_mi", logged.VAL_MI))
-    }
+    at_best = {name: (column[best] if len(column) > best else None) for name, column in per_epoch.items()}
     return {"best_epoch": best, "last_epoch": last, "stopped_early": last - best >= patience, **at_best, "hours": hours}
 
 
