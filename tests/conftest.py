@@ -59,6 +59,33 @@ def tiny_config(corpus_dir, method="awd", **train) -> Config:
     )
 
 
+def random_batch(lengths: list[int], vocab_size: int, seed: int = 0):
+    """A :class:`seqvae.data.batching.Batch` of random sentences of the given lengths over the word ids
+    ``4..vocab_size-1`` (after the four specials)."""
+    import torch
+
+    from seqvae.data.batching import make_batch
+
+    g = torch.Generator().manual_seed(seed)
+    return make_batch([(i, torch.randint(4, vocab_size, (t,), generator=g).tolist()) for i, t in enumerate(lengths)])
+
+
+def stepwise_log_likelihood(model, batch, z, on_state=None):
+    """``log p(x | z)`` per sentence ``(B,)`` by the decoder's one-step ``step``, as generation runs it, over the
+    batch's real targets (``</s>`` included); ``on_state(i, state)`` sees the state after each step."""
+    import torch
+
+    state = model.decoder.init_state(z)
+    total = torch.zeros(batch.tokens.size(0))
+    for i in range(batch.tokens.size(1) - 1):
+        logits, state = model.decoder.step(model.dec_embedding(batch.tokens[:, i]), z, state)
+        if on_state is not None:
+            on_state(i, state)
+        logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
+        total += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
+    return total
+
+
 def command_error(capsys, argv: list[str], status: int = 1) -> str:
     """Run ``seqvae ARGV`` expecting it to fail with ``status``; its error, one line on stderr."""
     from seqvae.cli import main

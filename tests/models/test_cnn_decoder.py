@@ -2,20 +2,15 @@
 
 import pytest
 import torch
+from conftest import random_batch, stepwise_log_likelihood
 
 from seqvae.config import Config, compose_config
-from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.models.cnn import DilatedCNNDecoder
 from seqvae.models.decoders import build_decoder
 from seqvae.models.decoding import Decoding
 
 V = 25
-
-
-def batch_of(lengths, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return make_batch([(i, torch.randint(4, V, (t,), generator=g).tolist()) for i, t in enumerate(lengths)])
 
 
 def small_decoder(**kwargs):
@@ -56,16 +51,14 @@ def test_generation_steps_equal_the_teacher_forced_pass_in_evaluation(skip_z):
         cnn_dilations=(1, 2),
         cnn_dropout=0.2,
     ).eval()
-    batch = batch_of([5, 3, 11, 1])  # longer than the receptive field (7): the step's window is trimmed
+    batch = random_batch([5, 3, 11, 1], V)  # longer than the receptive field (7): the step's window is trimmed
     z = torch.randn(4, 4)
     teacher = model.log_likelihood(batch.tokens, z)
-    state = model.decoder.init_state(z)
-    stepwise = torch.zeros(4)
-    for i in range(batch.tokens.size(1) - 1):
-        logits, state = model.decoder.step(model.dec_embedding(batch.tokens[:, i]), z, state)
+
+    def window_trimmed(i, state):
         assert state.size(1) == min(i + 1, 7)
-        logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
-        stepwise += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
+
+    stepwise = stepwise_log_likelihood(model, batch, z, window_trimmed)
     torch.testing.assert_close(teacher, stepwise, atol=1e-5, rtol=1e-5)
     assert len(model.generate(z, 2, 3, Decoding(max_len=9))) == 4
 
@@ -98,7 +91,7 @@ def test_a_training_step_with_awd_through_the_config():
     torch.manual_seed(0)
     model = SequenceVAE.from_config(cfg, V).train()
     assert isinstance(model.decoder, DilatedCNNDecoder) and len(model.decoder.blocks) == 2
-    batch = batch_of([5, 2, 8])
+    batch = random_batch([5, 2, 8], V)
     out = model(batch.tokens, batch.lengths)
     loss = out.loss(beta=0.5)
     loss.backward()
@@ -118,7 +111,7 @@ def test_dropped_inputs_reach_the_cnn_as_zero_embeddings():
     seen = []
     original = model.decoder.hidden_states
     model.decoder.hidden_states = lambda inputs, z: seen.append(inputs) or original(inputs, z)
-    batch = batch_of([4, 6])
+    batch = random_batch([4, 6], V)
     mask = torch.ones(2, batch.tokens.size(1) - 1)
     mask[0, 2] = mask[1, 0] = 0
     model.log_likelihood(batch.tokens, torch.randn(2, 4), mask)

@@ -5,6 +5,7 @@ import shutil
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import random_batch, stepwise_log_likelihood
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqvae.config import compose_config
@@ -16,25 +17,15 @@ from seqvae.models.decoding import Decoding
 V = 25
 
 
-def batch_of(lengths, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return make_batch([(i, torch.randint(4, V, (t,), generator=g).tolist()) for i, t in enumerate(lengths)])
-
-
 @pytest.mark.parametrize("kind", ["lstm", "double-lstm", "double-lstm-reference"])
 def test_teacher_forced_log_likelihood_equals_stepwise_decoding(kind):
     torch.manual_seed(0)
     model = SequenceVAE(V, emb_dim=8, enc_hidden=12, dec_hidden=16, z_dim=4, decoder=kind).eval()
-    batch = batch_of([5, 3, 7, 1])
+    batch = random_batch([5, 3, 7, 1], V)
     z = torch.randn(4, 4)
     teacher = model.log_likelihood(batch.tokens, z)
 
-    state = model.decoder.init_state(z)
-    stepwise = torch.zeros(4)
-    for i in range(batch.tokens.size(1) - 1):
-        logits, state = model.decoder.step(model.dec_embedding(batch.tokens[:, i]), z, state)
-        logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
-        stepwise += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
+    stepwise = stepwise_log_likelihood(model, batch, z)
     assert torch.allclose(teacher, stepwise, atol=1e-5)
 
 
@@ -98,7 +89,7 @@ def test_fused_double_lstm_trains_under_bf16_autocast_with_a_float32_recurrence(
 def test_log_likelihood_ignores_padding():
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, "lstm").eval()
-    short = batch_of([3], seed=1)
+    short = random_batch([3], V, 1)
     padded = make_batch([(0, short.tokens[0, 1:4].tolist()), (1, list(range(4, 14)))])
     z = torch.randn(1, 4)
     alone = model.log_likelihood(short.tokens, z)
@@ -110,7 +101,7 @@ def test_log_likelihood_ignores_padding():
 def test_log_likelihood_projecting_real_positions_equals_full_softmax(decoder):
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, decoder)
-    batch = batch_of([2, 7, 4])
+    batch = random_batch([2, 7, 4], V)
     z = torch.randn(3, 4)
     fast = model.log_likelihood(batch.tokens, z)
     fast_grads = torch.autograd.grad(fast.sum(), list(model.decoder.parameters()))
@@ -127,7 +118,7 @@ def test_log_likelihood_projecting_real_positions_equals_full_softmax(decoder):
 def test_dropped_inputs_become_zero_or_unk(drop_to):
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, "lstm", drop_to=drop_to)
-    batch = batch_of([4, 6])
+    batch = random_batch([4, 6], V)
     mask = torch.ones(batch.tokens[:, :-1].shape)
     mask[0, 2] = 0
     emb = model.embed_inputs(batch.tokens[:, :-1], mask)
@@ -139,7 +130,7 @@ def test_dropped_inputs_become_zero_or_unk(drop_to):
 def test_encoder_sees_full_sentence_and_is_padding_invariant():
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, "lstm").eval()
-    one = batch_of([4], seed=2)
+    one = random_batch([4], V, 2)
     two = make_batch([(0, one.tokens[0, 1:5].tolist()), (1, list(range(4, 16)))])
     mu1, lv1 = model.encode(one.tokens, one.lengths)
     mu2, lv2 = model.encode(two.tokens, two.lengths)
@@ -149,7 +140,7 @@ def test_encoder_sees_full_sentence_and_is_padding_invariant():
 def test_forward_terms_and_training_dropout_changes_reconstruction():
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, "double-lstm", dropout=UniformDropout(0.5))
-    batch = batch_of([6, 2, 9])
+    batch = random_batch([6, 2, 9], V)
     out = model(batch.tokens, batch.lengths)
     assert out.rec.shape == (3,) and out.kl_per_dim.shape == (3, 4) and bool((out.kl >= 0).all())
     model.eval()
@@ -175,7 +166,7 @@ def test_unknown_decoder_is_rejected():
 def test_encoder_equals_packed_sequence_lstm_in_values_and_gradients():
     torch.manual_seed(0)
     model = SequenceVAE(V, 8, 12, 16, 4, "lstm")
-    batch = batch_of([5, 2, 9])
+    batch = random_batch([5, 2, 9], V)
     enc = model.encoder
     mu, logvar = model.encode(batch.tokens, batch.lengths)
     fast_grads = torch.autograd.grad((mu.sum() + logvar.square().sum()), list(enc.parameters()))

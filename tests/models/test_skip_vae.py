@@ -2,20 +2,15 @@
 
 import pytest
 import torch
+from conftest import random_batch, stepwise_log_likelihood
 
 from seqvae.config import Config, compose_config
-from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.models.decoders import build_decoder
 from seqvae.models.decoding import Decoding
 
 V = 25
 KINDS = ["lstm", "double-lstm", "double-lstm-reference"]
-
-
-def batch_of(lengths, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return make_batch([(i, torch.randint(4, V, (t,), generator=g).tolist()) for i, t in enumerate(lengths)])
 
 
 def cut_recurrent_path(decoder, emb_dim):
@@ -45,15 +40,10 @@ def test_the_output_depends_on_z_through_the_skip_with_the_recurrent_path_cut(ki
 def test_generation_steps_equal_the_teacher_forced_pass_in_evaluation(kind):
     torch.manual_seed(0)
     model = SequenceVAE(V, emb_dim=8, enc_hidden=12, dec_hidden=16, z_dim=4, decoder=kind, skip_z=True).eval()
-    batch = batch_of([5, 3, 7, 1])
+    batch = random_batch([5, 3, 7, 1], V)
     z = torch.randn(4, 4)
     teacher = model.log_likelihood(batch.tokens, z)
-    state = model.decoder.init_state(z)
-    stepwise = torch.zeros(4)
-    for i in range(batch.tokens.size(1) - 1):
-        logits, state = model.decoder.step(model.dec_embedding(batch.tokens[:, i]), z, state)
-        logp = torch.log_softmax(logits, dim=-1).gather(1, batch.tokens[:, i + 1 : i + 2]).squeeze(1)
-        stepwise += torch.where(i <= batch.lengths, logp, torch.zeros_like(logp))
+    stepwise = stepwise_log_likelihood(model, batch, z)
     torch.testing.assert_close(teacher, stepwise, atol=1e-5, rtol=1e-5)
     assert len(model.generate(z, 2, 3, Decoding(max_len=6))) == 4
 

@@ -3,7 +3,7 @@ on its inputs (zero, <unk> or a learned mask), config, initialisation, the analy
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import random_batch, tiny_config
 
 from seqvae.analysis.interpolation import interpolate
 from seqvae.analysis.reconstruction import reconstruct
@@ -34,11 +34,6 @@ def tiny_model(injection="memory", **kwargs):
     torch.manual_seed(0)
     settings = {"tf_layers": 2, "tf_heads": 2, "tf_ff": 16, "tf_max_len": 64, "latent_injection": injection}
     return SequenceVAE(V, 8, 12, 16, 4, "transformer", **{**settings, **kwargs})
-
-
-def batch_of(lengths, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return make_batch([(i, torch.randint(4, V, (t,), generator=g).tolist()) for i, t in enumerate(lengths)])
 
 
 def transformer_config(corpus, **train) -> Config:
@@ -96,7 +91,7 @@ def test_each_injection_alone_carries_z_to_the_likelihood(injection):
     dec = model.decoder
     assert (dec.latent_memory is None) == (injection == "embedding")
     assert (dec.latent_embedding is None) == (injection == "memory")
-    batch = batch_of([5, 3, 7])
+    batch = random_batch([5, 3, 7], V)
     z = torch.randn(3, 4, requires_grad=True)
     model.log_likelihood(batch.tokens, z).sum().backward()
     assert z.grad.abs().min() > 0, "every latent dimension of every sentence reaches the output"
@@ -125,7 +120,7 @@ def test_awd_drops_only_word_positions_of_the_transformer_s_inputs(drop_to):
     model.dropout.register_forward_hook(lambda module, args, out: masks.append(out.mask))
     hidden_states = model.decoder.hidden_states
     model.decoder.hidden_states = lambda inputs, z: seen.append(inputs) or hidden_states(inputs, z)
-    batch = batch_of([6, 2, 9, 4])
+    batch = random_batch([6, 2, 9, 4], V)
     model(batch.tokens, batch.lengths)
     (mask,), (inputs,) = masks, seen
     positions = torch.arange(mask.size(1))
@@ -149,7 +144,7 @@ def test_mask_drop_to_is_a_learned_vector_for_every_decoder(kind):
     assert set(masked.state_dict()) - set(plain.state_dict()) == {"mask_embedding"}
     assert all(torch.equal(v, masked.state_dict()[k]) for k, v in plain.state_dict().items()), "drawn last"
     assert masked.mask_embedding.shape == (8,)
-    batch = batch_of([6, 3])
+    batch = random_batch([6, 3], V)
     mask = torch.ones(batch.tokens[:, :-1].shape)
     mask[0, 2] = mask[1, 1] = 0
     emb = masked.embed_inputs(batch.tokens[:, :-1], mask)
@@ -206,7 +201,7 @@ def test_small_uniform_keeps_layer_norms_at_identity():
             assert torch.equal(p, torch.zeros_like(p)), name
         elif "embedding" not in name:
             assert 0 < p.abs().max() <= WEIGHT_RANGE, name
-    batch = batch_of([5, 3])
+    batch = random_batch([5, 3], V)
     hidden = model.decoder.hidden_states(model.embed_inputs(batch.tokens[:, :-1]), torch.randn(2, 4))
     assert hidden.std() > 0.5, "the final LayerNorm passes a unit-scale signal on"
 
