@@ -33,28 +33,32 @@ from seqvae.objectives.kl import gaussian_kl
 
 @dataclass
 class SplitTotals:
-    """Sums over the sentences of a split and their stacked posterior parameters.
+    """The per-sentence values of a split, batch by batch, and their sums.
 
     Attributes:
-        rec: ``sum_n -mean_s log p(x_n|z_s)``.
-        kl: ``sum_n KL(q(z|x_n)||p(z))`` (closed form).
-        nll: ``sum_n -log p(x_n)`` (importance-weighted; 0 without importance samples).
-        sentences, tokens: counts; ``tokens`` includes one ``</s>`` per sentence.
+        rows: per-batch ``(B,)`` values of each sentence: ``rec`` (``-mean_s log p(x_n|z_s)``), ``kl`` (closed
+            form), ``nll`` (``-log p(x_n)``, importance-weighted; only with importance samples) and ``tokens``
+            (``T + 1``, with ``</s>``).
         mu, logvar: per-batch ``(B, Z)`` posterior parameters.
-        rows: per-batch ``(B,)`` values of each sentence: ``rec``, ``kl``, ``nll`` (with importance samples) and
-            ``tokens`` (``T + 1``).
         index: per-batch ``(B,)`` positions of the sentences in their split (:attr:`Batch.index`).
     """
 
-    rec: float = 0.0
-    kl: float = 0.0
-    nll: float = 0.0
-    sentences: int = 0
-    tokens: int = 0
+    rows: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     mu: list[torch.Tensor] = field(default_factory=list)
     logvar: list[torch.Tensor] = field(default_factory=list)
-    rows: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     index: list[torch.Tensor] = field(default_factory=list)
+
+    def total(self, key: str) -> float:
+        """``sum_n`` of the per-sentence ``key`` (0 if the split has no such value), summed batch by batch."""
+        return sum((float(values.sum()) for values in self.rows.get(key, [])), 0.0)
+
+    @property
+    def sentences(self) -> int:
+        return sum(len(index) for index in self.index)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.total("tokens"))
 
     @torch.no_grad()
     def add(self, model: SequenceVAE, batch: Batch, samples: int, chunk_tokens: int | None) -> None:
@@ -62,19 +66,13 @@ class SplitTotals:
         device = next(model.parameters()).device
         x, lengths = batch.tokens.to(device), batch.lengths.to(device)
         mu, logvar = model.encode(x, lengths)
-        kl = gaussian_kl(mu, logvar)
-        rows = {"kl": kl.sum(dim=-1), "tokens": batch.lengths + 1}
+        rows = {"kl": gaussian_kl(mu, logvar).sum(dim=-1), "tokens": batch.lengths + 1}
         if samples > 0:
             log_px, log_px_z = iw_log_marginal(model, x, mu, logvar, samples, chunk_tokens)
-            self.nll -= float(log_px.sum())
             rows["nll"] = -log_px
         else:
             log_px_z = model.log_likelihood(x, model.reparameterize(mu, logvar))
         rows["rec"] = -log_px_z
-        self.rec -= float(log_px_z.sum())
-        self.kl += float(kl.sum())
-        self.sentences += x.size(0)
-        self.tokens += batch.num_tokens
         self.mu.append(mu)
         self.logvar.append(logvar)
         for key, values in rows.items():
@@ -118,17 +116,18 @@ def _figure(value: float, totals: SplitTotals, samples: int, **extra) -> dict:
 def split_figures(totals: SplitTotals, samples: int, au_threshold: float = AU_THRESHOLD) -> dict[str, dict]:
     """rec, kl, nelbo, ppl_elbo, [nll, ppl], mi, mi_factorised, au (SPEC section 4) from the totals of a split."""
     n, rec_samples = totals.sentences, max(samples, 1)
-    nelbo_sum = totals.rec + totals.kl
+    rec, kl, nll = totals.total("rec"), totals.total("kl"), totals.total("nll")
+    nelbo_sum = rec + kl
     mu, logvar = torch.cat(totals.mu), torch.cat(totals.logvar)
     figures = {
-        "rec": _figure(totals.rec / n, totals, rec_samples),
-        "kl": _figure(totals.kl / n, totals, 0),
+        "rec": _figure(rec / n, totals, rec_samples),
+        "kl": _figure(kl / n, totals, 0),
         "nelbo": _figure(nelbo_sum / n, totals, rec_samples),
         "ppl_elbo": _figure(perplexity(nelbo_sum, totals.tokens), totals, rec_samples),
     }
     if samples > 0:
-        figures["nll"] = _figure(totals.nll / n, totals, samples)
-        figures["ppl"] = _figure(perplexity(totals.nll, totals.tokens), totals, samples)
+        figures["nll"] = _figure(nll / n, totals, samples)
+        figures["ppl"] = _figure(perplexity(nll, totals.tokens), totals, samples)
     mi = mutual_information_estimates(mu, logvar)
     figures["mi"] = _figure(mi.joint, totals, 1, estimator="joint aggregate posterior", upper_bound=math.log(n))
     figures["mi_factorised"] = _figure(mi.factorised, totals, 1, estimator="per-dimension aggregate posterior")
