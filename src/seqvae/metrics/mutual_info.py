@@ -13,7 +13,7 @@ expectation and can exceed ``log N``; published MI figures above ``log N`` come 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -26,13 +26,23 @@ from seqvae.models.vae import SequenceVAE
 CHUNK_ELEMENTS = 1 << 24
 
 
+def posterior_density_blocks(
+    z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, chunk_elements: int = CHUNK_ELEMENTS
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """The ``N x N x Z`` tensor ``log q(z_id|x_jd)`` of draws ``z (N, Z)`` under posteriors ``mu, logvar (N, Z)``, in
+    blocks of rows of at most ``chunk_elements`` floats: ``(start, block)``, ``block`` ``(rows, N, Z)`` for the draws
+    ``start..start+rows-1``."""
+    n, z_dim = mu.shape
+    rows = max(1, chunk_elements // (n * z_dim))
+    for start in range(0, n, rows):
+        yield start, log_normal_per_dim(z[start : start + rows, None], mu[None], logvar[None])
+
+
 def summed_posterior_densities(
     z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, chunk_elements: int = CHUNK_ELEMENTS
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sums of the posterior densities of each draw ``z_i`` over all ``N`` posteriors, jointly and per dimension.
-
-    The ``N x N x Z`` tensor ``log q(z_id|x_jd)`` is built in blocks of rows, each at most
-    ``chunk_elements`` floats.
+    """Sums of the posterior densities of each draw ``z_i`` over all ``N`` posteriors, jointly and per dimension,
+    from :func:`posterior_density_blocks`.
 
     Args:
         z: ``(N, Z)``, one draw per posterior.
@@ -43,11 +53,8 @@ def summed_posterior_densities(
         (``= log q(z_i) + log N``), ``sum_d logsumexp_j log q(z_id|x_jd)`` and ``log q(z_i|x_i)``;
         ``log_sum >= log_q_own`` elementwise.
     """
-    n, z_dim = mu.shape
-    rows = max(1, chunk_elements // (n * z_dim))
     log_sum, log_sum_factorised, log_q_own = [], [], []
-    for start in range(0, n, rows):
-        per_dim = log_normal_per_dim(z[start : start + rows, None], mu[None], logvar[None])
+    for start, per_dim in posterior_density_blocks(z, mu, logvar, chunk_elements):
         block = per_dim.sum(dim=-1)
         log_sum.append(torch.logsumexp(block, dim=1))
         log_sum_factorised.append(torch.logsumexp(per_dim, dim=1).sum(dim=-1))

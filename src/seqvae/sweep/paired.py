@@ -28,8 +28,7 @@ from rich.console import Console
 from rich.progress import track
 from scipy import stats
 
-from seqvae.metrics.importance import log_normal_per_dim
-from seqvae.metrics.mutual_info import CHUNK_ELEMENTS
+from seqvae.metrics.mutual_info import CHUNK_ELEMENTS, posterior_density_blocks
 from seqvae.sweep.stages import current_manifest
 from seqvae.sweep.tables import DIGITS, METRICS, cell_label
 
@@ -138,20 +137,14 @@ def load_sentence_rows(root: Path, run: Mapping) -> dict[str, np.ndarray]:
 def posterior_log_densities(
     mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor, chunk_elements: int = CHUNK_ELEMENTS
 ) -> torch.Tensor:
-    """``L[i, j] = log q(z_i|x_j)``, ``(N, N)``, for the draws ``z_i = mu_i + exp(logvar_i / 2) noise_i``.
-
-    Built in blocks of rows of at most ``chunk_elements`` floats, as in
-    :func:`seqvae.metrics.mutual_info.summed_posterior_densities`.
+    """``L[i, j] = log q(z_i|x_j)``, ``(N, N)``, for the draws ``z_i = mu_i + exp(logvar_i / 2) noise_i``, built from
+    :func:`~seqvae.metrics.mutual_info.posterior_density_blocks`.
 
     Args:
         mu, logvar, noise: ``(N, Z)``.
     """
-    n, z_dim = mu.shape
     z = mu + torch.exp(0.5 * logvar) * noise
-    rows = max(1, chunk_elements // (n * z_dim))
-    return torch.cat(
-        [log_normal_per_dim(z[i : i + rows, None], mu[None], logvar[None]).sum(-1) for i in range(0, n, rows)]
-    )
+    return torch.cat([block.sum(-1) for _, block in posterior_density_blocks(z, mu, logvar, chunk_elements)])
 
 
 # Terms of a sum of exponentials this far (in log) below the largest are taken as this far below it, a relative error of
