@@ -4,7 +4,7 @@
   paper's Figure 2 for ``dropout.rate``, Figure 3 for ``dropout.lam``), from ``table.json``.
 - :func:`plot_run`: a run's training curves (rec, KL, beta, validation -ELBO, MI, AU) from its ``metrics.csv``.
 - :func:`plot_method_curves`: every method's validation -ELBO, KL and MI per epoch at its chosen setting, one line
-  per seed, from the runs of one or more sweeps (``sweep.json``).
+  per seed, from the runs of one or more sweeps (finished so far: :func:`~seqvae.sweep.stages.current_manifest`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from seqvae.plotting import save_figure
+from seqvae.sweep.stages import current_manifest
 from seqvae.sweep.tables import cell_label, read_metrics
 from seqvae.training import logged
 
@@ -126,8 +127,8 @@ METHOD_CURVES = [
 
 def plot_method_curves(roots: str | Path | list[str | Path], out_dir: str | Path | None = None) -> list[Path]:
     """``method_curves.png`` and ``.svg``: per epoch, the validation -ELBO, KL and MI of every chosen run of the
-    sweeps in ``roots`` (their ``sweep.json``), one colour per method and setting, one line per seed, the best epoch
-    (lowest -ELBO) marked. Into ``out_dir``, default the one sweep's folder."""
+    sweeps in ``roots`` (as they stand: :func:`current_manifest`), one colour per method and setting, one line per
+    seed, the best epoch (lowest -ELBO) marked. Into ``out_dir``, default the one sweep's folder."""
     roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
     if len(roots) > 1 and out_dir is None:
         raise ValueError("the curves of several sweeps need a folder of their own (--out)")
@@ -136,7 +137,7 @@ def plot_method_curves(roots: str | Path | list[str | Path], out_dir: str | Path
     colours = iter(f"C{i}" for i in range(100))
     titles = []
     for root in roots:
-        manifest = json.loads((root / "sweep.json").read_text())
+        manifest = current_manifest(root)
         titles.append(f"{manifest['experiment']} ({manifest['scale']} scale)")
         for sel in manifest["selection"]:
             runs = [

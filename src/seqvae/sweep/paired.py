@@ -245,8 +245,6 @@ def compare_cells(
     over the seeds both evaluated and, unless ``resamples`` is 0, the :func:`paired_bootstrap` of the seed pair
     ``seed`` (default: the first of them in the sweep's order)."""
     root = Path(root)
-    if not (root / "sweep.json").is_file():
-        raise ValueError(f"no sweep.json in {root}; run `seqvae sweep experiment=NAME` first")
     manifest = current_manifest(root)
     cells = [find_cell(manifest, text) for text in (a, b)]
     if cells[0] is cells[1]:

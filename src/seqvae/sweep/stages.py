@@ -284,8 +284,12 @@ class ExperimentSweep:
 
 def current_manifest(root: str | Path) -> dict:
     """The manifest of the sweep in ``root`` as its run folders stand now: ``sweep.json`` if the sweep completed,
-    else its :meth:`ExperimentSweep.snapshot` (runs finished since the sweep wrote it counted)."""
-    manifest = json.loads((Path(root) / "sweep.json").read_text())
+    else its :meth:`ExperimentSweep.snapshot` (runs finished since the sweep wrote it counted); an error if ``root``
+    holds no sweep."""
+    path = Path(root) / "sweep.json"
+    if not path.is_file():
+        raise ValueError(f"no sweep.json in {root}; run `seqvae sweep experiment=NAME` first")
+    manifest = json.loads(path.read_text())
     if manifest.get("complete", True):
         return manifest
     spec = SweepSpec(**{f.name: manifest[f.name] for f in fields(SweepSpec)})
