@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# The convergence campaign (scale=cpu), one sweep after another, resumable: run it again after any stop and
-# finished runs are reused, the unfinished one resumes from its last.ckpt.
+# The convergence campaign (scale=cpu), resumable: run it again after any stop and finished runs are reused, the
+# unfinished ones resume from their last.ckpt.
 #
 #   nohup bash scripts/campaign.sh > /work/runs/campaign.log 2>&1 &
 #
-# Runs live in $SEQVAE_RUNS (default /work/runs, outside the work tree). Two runs side by side on one thread each
-# (1.17x the tokens/s of one run on two threads on this 2-core machine: conf/experiment_scale/ptb-table/cpu.yaml).
+# Runs live in $SEQVAE_RUNS (default /work/runs, outside the work tree), two at a time on one thread each (1.17x the
+# tokens/s of one run on two threads on this 2-core machine: conf/experiment_scale/ptb-table/cpu.yaml). The order:
+#   1. ptb-table's search, which fixes the R and lambda that the matched rows of the next sweeps take;
+#   2. two lanes side by side, one run each, about 8 hours apiece: ptb-transformer | lambda-ablation, rate-ablation;
+#   3. ptb-table's seeds and test evaluation;
+#   4. ptb-baselines (Lagging last: its aggressive epochs take hours).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
 SEQVAE=${SEQVAE:-.venv/bin/seqvae}
 mkdir -p "$SEQVAE_RUNS"
-for experiment in ${EXPERIMENTS:-ptb-table lambda-ablation rate-ablation ptb-transformer ptb-baselines}; do
-    echo "=== $(date -u +%FT%TZ) seqvae sweep experiment=$experiment scale=cpu"
-    "$SEQVAE" sweep "experiment=$experiment" scale=cpu hydra/launcher=joblib hydra.launcher.n_jobs=2 \
-        train.progress_bar=false
-    echo "=== $(date -u +%FT%TZ) exit status $?"
-done
+
+# sweep EXPERIMENT JOBS [OVERRIDE...]
+sweep() {
+    echo "=== $(date -u +%FT%TZ) seqvae sweep experiment=$1 scale=cpu ${*:3}"
+    "$SEQVAE" sweep "experiment=$1" scale=cpu hydra/launcher=joblib "hydra.launcher.n_jobs=$2" \
+        train.progress_bar=false "${@:3}"
+    echo "=== $(date -u +%FT%TZ) experiment=$1 ${*:3}: exit status $?"
+}
+
+sweep ptb-table 2 hydra.sweeper.stop_after=search
+sweep ptb-transformer 1 &
+{ sweep lambda-ablation 1; sweep rate-ablation 1; } &
+wait
+sweep ptb-table 2
+sweep ptb-baselines 2

@@ -234,6 +234,35 @@ def test_a_method_s_own_grid_and_a_control_matched_to_another_method_s_choice(tm
         SweepSpec(experiment="t", scale="cpu", methods=["awd", "uniform-exact"], matched=matched)
 
 
+def test_a_sweep_stopped_after_its_search_continues_and_a_method_runs_its_own_seeds(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4))
+    matched = {"uniform-exact": {"method": "awd", "keys": ["dropout.rate"]}}
+    spec = {"matched": matched, "method_seeds": {"uniform-exact": [0]}}
+    methods = ("none", "awd", "uniform-exact")
+    manifest = _sweep(tmp_path, fake, methods, **spec).run(stop_after="search")
+    assert [(r.method, r.seed) for r in fake.launched] == [("none", 0), ("awd", 0), ("awd", 0)]
+    assert not manifest["complete"] and json.loads((tmp_path / "sweep.json").read_text()) == manifest
+    assert not list(tmp_path.rglob("eval-test.json"))
+
+    manifest = _sweep(tmp_path, fake, methods, **spec).run()
+    assert [(r.method, r.seed) for r in fake.launched[3:]] == [("none", 1), ("awd", 1), ("uniform-exact", 0)]
+    assert manifest["complete"] and manifest["method_seeds"] == {"uniform-exact": [0]}
+    assert {(r["method"], r["seed"]) for r in manifest["runs"] if r["eval"]} == {
+        ("none", 0),
+        ("none", 1),
+        ("awd", 0),
+        ("awd", 1),
+        ("uniform-exact", 0),
+    }
+    write_report(tmp_path, tmp_path)
+    assert "uniform-exact seeds [0]" in (tmp_path / "table.md").read_text()
+    with pytest.raises(ValueError, match="stop_after must be one of search, seeds, test"):
+        _sweep(tmp_path, fake, methods, **spec).run(stop_after="selection")
+    for seeds in ([1], [0, 0], [0, 3]):
+        with pytest.raises(ValueError, match="method_seeds uniform-exact"):
+            _sweep(tmp_path, fake, methods, matched=matched, method_seeds={"uniform-exact": seeds})
+
+
 def test_a_row_matched_to_another_experiments_final_choice_waits_for_its_search(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
     score = lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4)  # noqa: E731

@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 
 class ExperimentSweeper(Sweeper):
     """Hydra sweeper running an experiment's :class:`SweepSpec` (its fields are this plugin's config) in ``root``
-    (``null``: :func:`sweep_root` of the experiment and scale)."""
+    (``null``: :func:`sweep_root` of the experiment and scale), up to the stage ``stop_after``."""
 
-    def __init__(self, root: str | None = None, **spec):
+    def __init__(self, stop_after: str, root: str | None = None, **spec):
         super().__init__()
+        self.stop_after = stop_after
         self.spec = SweepSpec(**{k: OmegaConf.to_object(v) if OmegaConf.is_config(v) else v for k, v in spec.items()})
         self.root = Path(root or sweep_root(self.spec.experiment, self.spec.scale)).resolve()
         self.hydra_context: HydraContext | None = None
@@ -69,9 +70,9 @@ class ExperimentSweeper(Sweeper):
             self._launcher(self.task_function, root, arguments),
             self._launcher(evaluate_run, root, arguments),
         )
-        manifest = sweep.run()
+        manifest = sweep.run(self.stop_after)
         paths = write_report(root)
-        log.info("sweep %s done: %s", root, ", ".join(str(p) for p in paths))
+        log.info("sweep %s done up to its %s stage: %s", root, self.stop_after, ", ".join(str(p) for p in paths))
         return manifest
 
 

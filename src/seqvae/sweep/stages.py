@@ -4,7 +4,8 @@
    the common ``grid`` and its own ``method_grid`` (say, lambda for AWD only).
 2. Selection: per cell, the candidate with the lowest best validation -ELBO (failed runs excluded). A ``matched``
    method searches nothing: it takes another method's choice of some keys (a control at AWD's chosen R).
-3. Seeds: the chosen candidate with the remaining seeds (a matched method: with every seed).
+3. Seeds: the chosen candidate with the remaining seeds (a matched method: with every seed); ``method_seeds``
+   narrows a method's seeds (the campaign's budget cuts a control to one).
 4. Test: each chosen run's best checkpoint evaluated on the test split (IW-NLL with S samples, MI, AU), with the
    per-sentence values beside ``eval-<split>.json`` (``eval-<split>.sentences.npz``).
 
@@ -12,6 +13,8 @@ Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``su
 evaluated one (``eval-<split>.json``) is not launched again; a failed run is recorded in ``failed.json``
 and, unless ``retry_failed``, not retried. So a killed sweep rerun with the same command continues where
 it stopped: the unfinished run resumes from its ``last.ckpt``. ``sweep.json`` lists every run and choice.
+``stop_after="search"`` (or ``"seeds"``) ends a sweep after that stage, so that a campaign can put other sweeps
+before its remaining stages; the same command without it continues.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from seqvae.sweep.plan import RunSpec, candidates, cells, sweep_root
 from seqvae.training.interruption import RunInterrupted
 
 FAILED = "failed.json"
+STAGES = ("search", "seeds", "test")
 
 # A launcher takes runs and returns, per run, None on success or the exception that ended it.
 Launch = Callable[[Sequence[RunSpec]], Sequence[BaseException | None]]
@@ -40,6 +44,7 @@ class SweepSpec:
     EXPERIMENT``, M's final choice in that experiment's sweep at the same scale (:func:`sweep_root`; none until its
     search of M has finished), of the cell of the same factors or, where that sweep reports no factor, its one
     cell. Entries for methods the sweep does not run (a command line may narrow ``methods``) are not used.
+    ``method_seeds``: method -> its seeds, a subset of ``seeds`` holding the first (the search's seed).
     """
 
     experiment: str
@@ -50,6 +55,7 @@ class SweepSpec:
     matched: dict[str, dict] = field(default_factory=dict)
     factors: dict[str, str] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=lambda: [0])
+    method_seeds: dict[str, list[int]] = field(default_factory=dict)
     eval_split: str = "test"
     eval_samples: int = 500
     retry_failed: bool = False
@@ -59,6 +65,11 @@ class SweepSpec:
             raise ValueError("a sweep needs at least one method")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"a sweep needs distinct seeds, got {self.seeds}")
+        for method, seeds in self.method_seeds.items():
+            if len(set(seeds)) != len(seeds) or not set(seeds) <= set(self.seeds) or self.seeds[0] not in seeds:
+                raise ValueError(
+                    f"method_seeds {method}: {seeds} must be distinct seeds of {self.seeds}, the first among them"
+                )
         if self.eval_samples < 0:
             raise ValueError(f"eval_samples must be >= 0, got {self.eval_samples}")
         overlap = set(self.grid) & set(self.factors)
@@ -76,6 +87,11 @@ class SweepSpec:
     def grid_of(self, method: str) -> dict[str, str]:
         """The keys searched for ``method``: the common grid and its own."""
         return {**self.grid, **self.method_grid.get(method, {})}
+
+    def seeds_of(self, method: str) -> list[int]:
+        """The seeds ``method``'s chosen setting runs with, in ``seeds``' order."""
+        own = self.method_seeds.get(method)
+        return [s for s in self.seeds if own is None or s in own]
 
 
 def eval_file(run_dir: Path, split: str) -> Path:
@@ -195,12 +211,12 @@ class ExperimentSweep:
         ]
 
     def chosen_runs(self, selection: dict) -> list[RunSpec]:
-        """Each cell's chosen candidate with every seed (none for a cell without a choice yet)."""
+        """Each cell's chosen candidate with its method's seeds (none for a cell without a choice yet)."""
         return [
             RunSpec(m, f, tuple(sel["chosen"].items()), seed)
             for (m, f), sel in selection.items()
             if sel["chosen"] is not None
-            for seed in self.spec.seeds
+            for seed in self.spec.seeds_of(m)
         ]
 
     def snapshot(self) -> dict:
@@ -221,15 +237,22 @@ class ExperimentSweep:
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         tmp.replace(self.root / "sweep.json")
 
-    def run(self) -> dict:
-        """All four stages; returns (and writes to ``sweep.json``) the manifest of runs and choices. A snapshot is
-        written first, so the tables of a sweep in progress can be made (:func:`current_manifest`)."""
+    def run(self, stop_after: str = "test") -> dict:
+        """The stages up to ``stop_after`` (one of :data:`STAGES`); returns (and writes to ``sweep.json``) the
+        manifest of runs and choices, ``complete`` once the test stage has run. A snapshot is written first, so the
+        tables of a sweep in progress can be made (:func:`current_manifest`)."""
+        if stop_after not in STAGES:
+            raise ValueError(f"stop_after must be one of {', '.join(STAGES)}, got {stop_after!r}")
         s = self.spec
         self.write(self.snapshot())
         self._train(self.search_runs(), "search")
+        if stop_after == "search":
+            return self._stopped()
         selection = self.select()
         chosen = self.chosen_runs(selection)
         self._train([r for r in chosen if r.seed != s.seeds[0] or r.method in s.matched], "seeds")
+        if stop_after == "seeds":
+            return self._stopped()
         to_evaluate = [
             r
             for r in chosen
@@ -240,6 +263,12 @@ class ExperimentSweep:
                 if error is not None:
                     record_failure(self.run_dir(run), error)
         manifest = self.manifest(selection, chosen, complete=True)
+        self.write(manifest)
+        return manifest
+
+    def _stopped(self) -> dict:
+        """The snapshot of a sweep stopped before its last stage, written to ``sweep.json``."""
+        manifest = self.snapshot()
         self.write(manifest)
         return manifest
 
@@ -273,6 +302,7 @@ class ExperimentSweep:
             "matched": self.spec.matched,
             "factors": self.spec.factors,
             "seeds": self.spec.seeds,
+            "method_seeds": self.spec.method_seeds,
             "eval_split": self.spec.eval_split,
             "eval_samples": self.spec.eval_samples,
             "retry_failed": self.spec.retry_failed,
@@ -292,5 +322,5 @@ def current_manifest(root: str | Path) -> dict:
     manifest = json.loads(path.read_text())
     if manifest.get("complete", True):
         return manifest
-    spec = SweepSpec(**{f.name: manifest[f.name] for f in fields(SweepSpec)})
+    spec = SweepSpec(**{f.name: manifest[f.name] for f in fields(SweepSpec) if f.name in manifest})
     return ExperimentSweep(spec, root, launch_train=None, launch_eval=None).snapshot()

@@ -199,6 +199,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
         (f"{m['experiment']}: " if len(manifests) > 1 else "")
         + f"seeds {m['seeds']} of each method's chosen configuration (validation -ELBO over the grid "
         f"{m['grid'] or '{}'})"
+        + "".join(f", {method} seeds {seeds}" for method, seeds in m.get("method_seeds", {}).items())
         for m in manifests
     )
     lines = [
