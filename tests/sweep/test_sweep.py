@@ -289,6 +289,19 @@ def test_a_row_matched_to_another_experiments_final_choice_waits_for_its_search(
     ]
 
 
+def test_a_failed_candidate_of_the_other_experiment_ends_its_search(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
+    score = lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4)  # noqa: E731
+    fails = lambda run: dict(run.params)["dropout.rate"] == "0.4"  # noqa: E731
+    lstm = SweepSpec(experiment="lstm", scale="cpu", methods=["awd"], grid={"dropout.rate": "0.2,0.4"}, seeds=[0])
+    fake = FakeTraining(tmp_path / "lstm-cpu", score, fails)
+    ExperimentSweep(lstm, tmp_path / "lstm-cpu", fake.train, fake.evaluate).run(stop_after="search")
+    matched = {"awd": {"sweep": "lstm", "method": "awd", "keys": ["dropout.rate"]}}
+    spec = SweepSpec(experiment="tf", scale="cpu", methods=["awd"], matched=matched, seeds=[0])
+    manifest = ExperimentSweep(spec, tmp_path / "tf-cpu", *_fake_launchers(tmp_path / "tf-cpu", score)).run()
+    assert manifest["selection"][0]["chosen"] == {"dropout.rate": "0.2"}
+
+
 def test_every_reported_cell_takes_the_one_choice_of_a_sweep_without_factors(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path))
     score = lambda run: abs(float(dict(run.params).get("dropout.lam", 0)) - 0.01)  # noqa: E731

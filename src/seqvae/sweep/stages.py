@@ -156,12 +156,6 @@ class ExperimentSweep:
                 if error is not None:
                     record_failure(self.run_dir(run), error)
 
-    def _score(self, run: RunSpec) -> float | None:
-        state, summary = run_state(self.run_dir(run))
-        if state != "done" or summary.get("best_val_nelbo") is None:
-            return None
-        return float(summary["best_val_nelbo"])
-
     def select(self) -> dict:
         """Per cell, the candidate with the lowest validation -ELBO among the first seed's finished runs; a matched
         method's cell takes its reference's choice of the matched keys."""
@@ -173,7 +167,10 @@ class ExperimentSweep:
             scored = []
             for params in candidates(method, self.spec.grid_of(method)):
                 run = RunSpec(method, factors, params, first)
-                scored.append({"params": dict(params), "val_nelbo": self._score(run), "dir": str(self.run_dir(run))})
+                state, summary = run_state(self.run_dir(run))
+                score = summary.get("best_val_nelbo") if state == "done" else None
+                candidate = {"params": dict(params), "val_nelbo": None if score is None else float(score)}
+                scored.append({**candidate, "status": state, "dir": str(self.run_dir(run))})
             finished = [s for s in scored if s["val_nelbo"] is not None]
             best = min(finished, key=lambda s: s["val_nelbo"]) if finished else None
             chosen[(method, factors)] = {"candidates": scored, "chosen": best["params"] if best else None}
@@ -190,14 +187,14 @@ class ExperimentSweep:
     def _other_sweeps_choice(self, match: dict, factors: tuple) -> dict | None:
         """``match["method"]``'s choice in the sweep of the experiment ``match["sweep"]`` at this scale, for the cell of
         the same ``factors`` or, where that sweep reports none, its one cell; once every candidate of its search has
-        finished (``None`` before)."""
+        finished or failed (``None`` before)."""
         root = sweep_root(match["sweep"], self.spec.scale)
         if not (root / "sweep.json").is_file():
             return None
         for sel in current_manifest(root)["selection"]:
             if sel["method"] == match["method"] and sel["factors"] in (dict(factors), {}):
-                finished = all(c["val_nelbo"] is not None for c in sel["candidates"])
-                return sel["chosen"] if finished else None
+                searched = all(c["status"] != "pending" for c in sel["candidates"])
+                return sel["chosen"] if searched else None
         return None
 
     def search_runs(self) -> list[RunSpec]:
