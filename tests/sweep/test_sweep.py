@@ -6,6 +6,7 @@ import time
 
 import pytest
 from conftest import FakeTraining, command_error
+from torch.utils.tensorboard import SummaryWriter
 
 import seqvae.training.run as run_module
 from seqvae.cli import main
@@ -87,8 +88,6 @@ def test_sweeps_of_one_protocol_make_one_table_and_of_two_protocols_none(tmp_pat
 
 
 def test_training_hours_sum_the_span_of_each_process(tmp_path):
-    from torch.utils.tensorboard import SummaryWriter
-
     assert training_hours(tmp_path) is None
     for version, seconds in enumerate((1800.0, 3600.0)):  # a log's first event is its creation, now
         with SummaryWriter(tmp_path / "tensorboard" / f"version_{version}") as writer:
@@ -336,7 +335,16 @@ def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(
     resumed = RunSpec("awd", (), (("dropout.rate", "0.2"),), 1).run_dir(tmp_path) / "logs" / "version_1"
     resumed.mkdir()
     (resumed / "metrics.csv").write_text("epoch,step,val/nelbo\n3,400,2.9\n")
+    for seed, hours in ((0, 0.5), (1, 0.25)):
+        log = RunSpec("awd", (), (("dropout.rate", "0.2"),), seed).run_dir(tmp_path) / "tensorboard" / "version_0"
+        with SummaryWriter(log) as writer:
+            for step, t in enumerate((0.0, hours * 3600)):
+                writer.add_scalar("train/loss", 1.0, step, walltime=time.time() + t)
     write_report(tmp_path)
+    assert (
+        "Training hours in all, the runs above (test evaluation not counted): 0.75."
+        in (tmp_path / "table.md").read_text()
+    )
     row = next(r for r in build_rows(tmp_path)[1] if r["method"] == "awd")
     found = {
         c["seed"]: (c["best_epoch"], c["last_epoch"], c["stopped_early"]) for c in row["convergence"] if c["chosen"]
@@ -344,7 +352,7 @@ def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(
     assert found == {0: (2, 5, True), 1: (3, 3, False)}
     assert [c["params"] for c in row["convergence"] if not c["chosen"]] == [{"dropout.rate": "0.4"}]
     table = (tmp_path / "table.md").read_text()
-    assert "| awd | dropout.rate=0.2 | 0 | yes | 2 | 5 | yes | 3.00 | — | — | — |" in table
+    assert "| awd | dropout.rate=0.2 | 0 | yes | 2 | 5 | yes | 3.00 | — | — | 0.50 |" in table
     assert "| awd | dropout.rate=0.2 | 1 | yes | 3 | 3 | **no** | 2.90 |" in table
 
 

@@ -258,6 +258,8 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
                 f"| {cell_label(r['method'], r['factors'])} | {settings} | {c['seed']} | {chosen} "
                 f"| {c['best_epoch']} | {c['last_epoch']} | {early} | {' | '.join(values)} |"
             )
+        hours = [c["hours"] for _, c in converged if c["hours"] is not None]
+        lines += ["", f"Training hours in all, the runs above (test evaluation not counted): {sum(hours):.2f}."]
     failed = [f for r in rows for f in r["failed"]]
     if failed:
         lines += ["", "Failed runs:", *(f"- `{f['dir']}`: {f['error']}" for f in failed)]
