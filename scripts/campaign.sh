@@ -7,7 +7,7 @@
 # Runs live in $SEQVAE_RUNS (default /work/runs, outside the work tree), two at a time on one thread each (1.17x the
 # tokens/s of one run on two threads on this 2-core machine: conf/experiment_scale/ptb-table/cpu.yaml). The order:
 #   1. ptb-table's search, which fixes the R and lambda that the matched rows of the next sweeps take;
-#   2. two lanes side by side, one run each, about 8 hours apiece: ptb-transformer | lambda-ablation, rate-ablation;
+#   2. two lanes side by side, one run each, about 9 hours apiece: ptb-transformer, lambda-ablation | rate-ablation;
 #   3. ptb-table's seeds and test evaluation;
 #   4. ptb-baselines (Lagging last: its aggressive epochs take hours).
 set -uo pipefail
@@ -25,8 +25,8 @@ sweep() {
 }
 
 sweep ptb-table 2 hydra.sweeper.stop_after=search
-sweep ptb-transformer 1 &
-{ sweep lambda-ablation 1; sweep rate-ablation 1; } &
+{ sweep ptb-transformer 1; sweep lambda-ablation 1; } &
+sweep rate-ablation 1 &
 wait
 sweep ptb-table 2
 sweep ptb-baselines 2
