@@ -13,7 +13,7 @@ from seqvae.cli import main
 from seqvae.sweep.figures import plot_ablation
 from seqvae.sweep.plan import RunSpec, candidates, cells, parse_values
 from seqvae.sweep.stages import ExperimentSweep, SweepSpec
-from seqvae.sweep.tables import build_rows, summarise, training_hours, write_report
+from seqvae.sweep.tables import build_rows, read_metrics, summarise, training_hours, write_report
 
 
 def test_plan_leaves_dropout_keys_out_of_the_methods_without_word_dropout():
@@ -354,6 +354,14 @@ def test_each_chosen_run_s_best_and_last_epoch_and_whether_early_stopping_fired(
     table = (tmp_path / "table.md").read_text()
     assert "| awd | dropout.rate=0.2 | 0 | yes | 2 | 5 | yes | 3.00 | — | — | 0.50 |" in table
     assert "| awd | dropout.rate=0.2 | 1 | yes | 3 | 3 | **no** | 2.90 |" in table
+
+
+def test_a_run_s_metrics_hold_one_value_a_step_the_latest_process_s(tmp_path):
+    logs = {0: "0,100,5.0\n0,150,4.5\n1,200,4.0\n", 2: "1,200,3.9\n2,300,3.0\n", 10: "2,300,2.9\n3,400,2.5\n"}
+    for version, rows in logs.items():  # resumed twice; version_10 sorts before version_2 as text
+        (tmp_path / "logs" / f"version_{version}").mkdir(parents=True)
+        (tmp_path / "logs" / f"version_{version}" / "metrics.csv").write_text("epoch,step,val/nelbo\n" + rows)
+    assert read_metrics(tmp_path) == {"val/nelbo": [(100, 5.0), (150, 4.5), (200, 3.9), (300, 2.9), (400, 2.5)]}
 
 
 def test_the_tables_of_a_sweep_in_progress_count_the_runs_finished_since_its_snapshot(tmp_path):

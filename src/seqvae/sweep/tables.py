@@ -55,16 +55,18 @@ def summarise(values: list[float]) -> dict:
 
 
 def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """``key -> [(step, value)]`` from every ``logs/version_*/metrics.csv`` of a run (resumed runs add versions);
-    empty without logs."""
-    series: dict[str, list[tuple[int, float]]] = {}
-    for path in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
+    """``key -> [(step, value)]`` in step order from every ``logs/version_*/metrics.csv`` of a run (resumed runs add
+    versions): at a step logged by two processes (a resumed run replays the steps after its last checkpoint, a
+    validation included), the later process's value. Empty without logs."""
+    by_step: dict[str, dict[int, float]] = {}
+    versions = sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
+    for path in versions:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 for key, value in row.items():
                     if key not in ("epoch", "step") and value:
-                        series.setdefault(key, []).append((int(row["step"]), float(value)))
-    return series
+                        by_step.setdefault(key, {})[int(row["step"])] = float(value)
+    return {key: sorted(values.items()) for key, values in by_step.items()}
 
 
 def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
@@ -90,9 +92,8 @@ def convergence(run_dir: Path) -> dict:
     better one (``None`` each without logs); the validation -ELBO, KL and MI at the best epoch; and its
     :func:`training_hours`."""
     series = read_metrics(run_dir)
-    # One value per validation, by its step: a validation logged again by a resumed process counts once.
     per_epoch = {
-        name: [v for _, v in sorted(dict(series.get(key, [])).items())]
+        name: [v for _, v in series.get(key, [])]
         for name, key in (("val_nelbo", logged.VAL_NELBO), ("val_kl", logged.VAL_KL), ("val_mi", logged.VAL_MI))
     }
     values = per_epoch["val_nelbo"]
