@@ -13,6 +13,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
+# glibc keeps freed memory instead of unmapping and faulting it in again every step: 1.09-1.12x the tokens/s of AWD on
+# PTB (docs/performance.md, "Memory allocator"); the results do not change.
+export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456
 SEQVAE=${SEQVAE:-.venv/bin/seqvae}
 mkdir -p "$SEQVAE_RUNS"
 
