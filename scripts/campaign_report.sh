@@ -24,7 +24,7 @@ best_awd() {
 import sys
 from pathlib import Path
 
-from seqvae.sweep.stages import current_manifest, run_state
+from seqvae.sweep.stages import current_manifest
 
 root = Path(sys.argv[1])
 manifest = current_manifest(root)
@@ -33,7 +33,7 @@ runs = [
     if r["method"] == "awd" and r["seed"] == manifest["seeds"][0] and r["status"] == "done"
 ]
 if runs:
-    best = min(runs, key=lambda r: run_state(root / r["dir"])[1]["best_val_nelbo"])
+    best = min(runs, key=lambda r: r["best_val_nelbo"])
     print(root / best["dir"] / "checkpoints" / "best.ckpt")
 EOF
 }
