@@ -59,7 +59,9 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     versions): at a step logged by two processes (a resumed run replays the steps after its last checkpoint, a
     validation included), the later process's value. Empty without logs."""
     by_step: dict[str, dict[int, float]] = {}
-    versions = sorted((run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
+    versions = sorted(
+        (run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.removeprefix("version_"))
+    )
     for path in versions:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
