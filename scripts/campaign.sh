@@ -7,8 +7,9 @@
 # Runs live in $SEQVAE_RUNS (default /work/runs, outside the work tree), two at a time on one thread each (1.17x the
 # tokens/s of one run on two threads on this 2-core machine: conf/experiment_scale/ptb-table/cpu.yaml). The order:
 #   1. two lanes side by side, one run each: ptb-table's search (which fixes the R and lambda that the matched rows
-#      of the next sweeps take), ptb-transformer, lambda-ablation (about 9 hours) | rate-ablation (about 6), then
-#      ptb-baselines until the first lane ends, so that no core waits;
+#      of the next sweeps take), ptb-transformer, lambda-ablation (about 9 hours) | rate-ablation (about 8: its
+#      uniform runs took 10 to 12 minutes each, its first run of the authors' recipe 54), then ptb-baselines until
+#      the first lane ends, so that no core waits;
 #   2. ptb-table's seeds and test evaluation, two runs at a time;
 #   3. what is left of rate-ablation and ptb-baselines (Lagging last: its aggressive epochs take hours).
 # rate-ablation's AWD row takes the lambda that ptb-table's search chose among its AWD candidates, all finished since
