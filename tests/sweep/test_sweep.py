@@ -71,6 +71,37 @@ def test_a_failed_run_is_recorded_skipped_by_selection_and_not_retried(tmp_path)
     assert "Failed runs:" in table and "non-finite" in table
 
 
+def test_a_run_that_reached_its_cap_is_launched_again_and_reevaluated_if_it_trained_on(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: float(dict(run.params).get("dropout.rate", 0)))
+    _sweep(tmp_path, fake).run()
+    capped, early = RunSpec("none", (), (), 1), RunSpec("awd", (), (("dropout.rate", "0.2"),), 1)
+    for run, epochs in ((capped, 3), (early, 2)):
+        (run.run_dir(tmp_path) / "config.json").write_text(json.dumps({"train": {"max_epochs": 3, "max_steps": -1}}))
+        (run.run_dir(tmp_path) / "summary.json").write_text(
+            json.dumps({"best_val_nelbo": 0.0, "epochs": epochs, "global_step": 10 * epochs, "finished": True})
+        )
+    launched, evaluated = [], []
+
+    def trains_on(runs):  # as fit does under a raised cap: the capped run resumes and stops early later
+        for run in runs:
+            launched.append(run)
+            (run.run_dir(tmp_path) / "config.json").write_text(json.dumps({"train": {"max_epochs": 10}}))
+            (run.run_dir(tmp_path) / "summary.json").write_text(
+                json.dumps({"best_val_nelbo": 0.0, "epochs": 5, "global_step": 50, "finished": True})
+            )
+        return [None] * len(runs)
+
+    def evaluate(runs):
+        evaluated.extend(runs)
+        return fake.evaluate(runs)
+
+    ExperimentSweep(_sweep(tmp_path, fake).spec, tmp_path, trains_on, evaluate).run()
+    assert launched == [capped] and evaluated == [capped], "the early-stopped run is kept, evaluation and all"
+    launched.clear()
+    ExperimentSweep(_sweep(tmp_path, fake).spec, tmp_path, trains_on, evaluate).run()
+    assert launched == [] and evaluated == [capped], "it stopped early under the new cap: nothing to do"
+
+
 def test_sweeps_of_one_protocol_make_one_table_and_of_two_protocols_none(tmp_path):
     score = lambda run: float(dict(run.params).get("dropout.rate", 0))  # noqa: E731
     _sweep(tmp_path / "a", FakeTraining(tmp_path / "a", score), methods=("awd",)).run()

@@ -15,7 +15,7 @@ from seqvae.data.batching import make_batch
 from seqvae.models import SequenceVAE
 from seqvae.objectives import KLSchedule, free_bits_kl
 from seqvae.training.interruption import RunInterrupted
-from seqvae.training.run import RunDirConflictError, checkpoint_dir, fit
+from seqvae.training.run import RunDirConflictError, checkpoint_dir, finished_summary, fit
 from seqvae.training.task import NonFiniteLossError
 
 SENTENCES = [
@@ -158,6 +158,24 @@ def test_a_finished_run_is_reused_not_trained_again(small_corpus, tmp_path):
     assert again == first and (tmp_path / "run" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
     longer = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "run")
     assert longer["epochs"] == 2 and longer["global_step"] == 2 * first["global_step"]
+
+
+def test_a_higher_cap_keeps_a_run_that_stopped_early_and_resumes_one_that_reached_its_cap(tmp_path):
+    def summary(epochs: int) -> dict:
+        written = {"epochs": epochs, "global_step": 10 * epochs, "finished": True}
+        (tmp_path / "summary.json").write_text(json.dumps(written))
+        return written
+
+    raised = {"train.max_epochs": (60, 200)}
+    stopped_early = summary(50)
+    assert finished_summary(raised, tmp_path) == stopped_early, "early stopping fired before either cap"
+    assert finished_summary({**raised, "train.max_steps": (-1, 5000)}, tmp_path) == stopped_early
+    assert finished_summary({"train.max_epochs": (60, 40)}, tmp_path) is None, "a lower cap cuts it short"
+    assert finished_summary({**raised, "train.patience": (3, 5)}, tmp_path) is None, "patience decides the stop"
+    summary(60)
+    assert finished_summary(raised, tmp_path) is None, "it reached the cap: the higher one lets it train on"
+    assert finished_summary({"train.max_steps": (-1, 5000)}, tmp_path) is not None, "the epoch cap stopped it"
+    assert finished_summary({"train.max_steps": (-1, 500)}, tmp_path) is None
 
 
 @pytest.mark.slow

@@ -10,8 +10,9 @@
    per-sentence values beside ``eval-<split>.json`` (``eval-<split>.sentences.npz``).
 
 Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
-evaluated one (``eval-<split>.json``) is not launched again; a failed run is recorded in ``failed.json``
-and, unless ``retry_failed``, not retried. So a killed sweep rerun with the same command continues where
+evaluated one (``eval-<split>.json``) is not launched again, unless it ended at its training cap rather than by
+early stopping (:func:`reached_its_cap`); a failed run is recorded in ``failed.json`` and, unless ``retry_failed``,
+not retried. So a killed sweep rerun with the same command continues where
 it stopped: the unfinished run resumes from its ``last.ckpt``. ``sweep.json`` lists every run and choice.
 ``stop_after="search"`` (or ``"seeds"``) ends a sweep after that stage, so that a campaign can put other sweeps
 before its remaining stages; the same command without it continues.
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from seqvae.sweep.plan import RunSpec, candidates, cells, sweep_root
+from seqvae.training.caps import reached_cap, saved_caps
 from seqvae.training.interruption import RunInterrupted
 
 FAILED = "failed.json"
@@ -113,6 +115,14 @@ def run_state(run_dir: Path) -> tuple[str, dict | None]:
     return "pending", None
 
 
+def reached_its_cap(run_dir: Path, summary: dict) -> bool:
+    """Whether the finished run in ``run_dir`` ended at a training cap of its saved config, not by early stopping.
+    The sweep launches it again: it trains on if the sweep's config has raised the cap, else it returns at once
+    (:func:`seqvae.training.run.finished_summary`)."""
+    config = read_json(run_dir / "config.json")
+    return config is not None and reached_cap(saved_caps(config), summary)
+
+
 def record_failure(run_dir: Path, error: BaseException) -> None:
     """Write ``failed.json`` with the error, so the sweep and its report say why the run has no result.
 
@@ -145,16 +155,23 @@ class ExperimentSweep:
     def _train(self, runs: list[RunSpec], stage: str) -> None:
         for run in runs:
             self.runs[run] = stage
-        todo = []
+        todo, capped = [], {}
         for run in runs:
-            state, _ = run_state(self.run_dir(run))
-            if state == "pending" or (state == "failed" and self.spec.retry_failed):
+            state, record = run_state(self.run_dir(run))
+            if state == "done" and reached_its_cap(self.run_dir(run), record):
+                capped[run] = record["global_step"]
+            if state == "pending" or (state == "failed" and self.spec.retry_failed) or run in capped:
                 (self.run_dir(run) / FAILED).unlink(missing_ok=True)
                 todo.append(run)
         if todo:
             for run, error in zip(todo, self.launch_train(todo), strict=True):
                 if error is not None:
                     record_failure(self.run_dir(run), error)
+        for run, step in capped.items():
+            state, record = run_state(self.run_dir(run))
+            if state == "done" and record["global_step"] != step:  # it trained on: its evaluation is stale
+                for stale in self.run_dir(run).glob("eval-*"):
+                    stale.unlink()
 
     def select(self) -> dict:
         """Per cell, the candidate with the lowest validation -ELBO among the first seed's finished runs; a matched

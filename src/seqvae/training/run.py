@@ -24,6 +24,7 @@ from seqvae.config import Config, upgrade_saved
 from seqvae.data.datamodule import TextDataModule
 from seqvae.outputs import ensure_dir
 from seqvae.training.aggressive import AggressiveVAETask
+from seqvae.training.caps import unreached_cap_changes
 from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
 from seqvae.training.logged import monitor
 from seqvae.training.task import VAETask
@@ -169,12 +170,15 @@ def check_resumable(changes: dict[str, tuple], out_dir: str | Path) -> None:
 
 def finished_summary(changes: dict[str, tuple] | None, out_dir: str | Path) -> dict | None:
     """The summary of the run in ``out_dir`` if it finished and its config ``changes`` are all in
-    :data:`NON_RESULT_KEYS`, else ``None``. A run of another config there (say, fewer epochs) is not finished."""
+    :data:`NON_RESULT_KEYS` or caps that it stopped early within (:mod:`seqvae.training.caps`), else ``None``. A run
+    of another config there (say, fewer epochs, or more epochs than the cap it reached) is not finished."""
     summary_path = Path(out_dir) / "summary.json"
-    if changes is None or set(changes) - NON_RESULT_KEYS or not summary_path.is_file():
+    if changes is None or not summary_path.is_file():
         return None
     summary = json.loads(summary_path.read_text())
-    return summary if summary.get("finished") else None
+    if not summary.get("finished") or set(changes) - NON_RESULT_KEYS - unreached_cap_changes(changes, summary):
+        return None
+    return summary
 
 
 def check_batch_limits(cfg: Config, data: TextDataModule) -> None:
