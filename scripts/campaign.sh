@@ -6,15 +6,13 @@
 #
 # Runs live in $SEQVAE_RUNS (default /work/runs, outside the work tree), two at a time on one thread each (1.17x the
 # tokens/s of one run on two threads on this 2-core machine: conf/experiment_scale/ptb-table/cpu.yaml). The order:
-#   1. two lanes side by side, one run each: ptb-table's search (which fixes the R and lambda that the matched rows
-#      of the next sweeps take), ptb-transformer, lambda-ablation (about 9 hours) | rate-ablation (about 8: its
-#      uniform runs took 10 to 12 minutes each, its first run of the authors' recipe 54), then ptb-baselines until
-#      the first lane ends, so that no core waits;
-#   2. ptb-table's seeds and test evaluation, two runs at a time;
-#   3. what is left of rate-ablation and ptb-baselines (Lagging last: its aggressive epochs take hours).
-# rate-ablation's AWD row takes the lambda that ptb-table's search chose among its AWD candidates, all finished since
-# 2026-11-30 04:30 UTC, so it does not wait for the search's last run (the authors' recipe, which no sweep matches).
-# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 3 resumes it.
+#   1. two lanes side by side, one run each: ptb-table whole (its search's last run, the authors' recipe, then its
+#      seeds and test evaluation: about 20 hours) | rate-ablation, ptb-transformer, lambda-ablation, ptb-baselines
+#      (about 25), so that the main table comes first and no core waits;
+#   2. when the first lane ends, what is left of the second, two runs at a time.
+# The matched rows (rate-ablation's and ptb-transformer's R and lambda) take ptb-table's choices among uniform and
+# AWD, whose searches finished on 2026-11-30, so the second lane does not wait for the first.
+# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 2 resumes it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
@@ -34,15 +32,14 @@ sweep() {
 }
 
 stop="$SEQVAE_RUNS/.campaign-second-lane-stop"
+second=(rate-ablation ptb-transformer lambda-ablation ptb-baselines)
 rm -f "$stop"
-{ sweep ptb-table 1 hydra.sweeper.stop_after=search; sweep ptb-transformer 1; sweep lambda-ablation 1; } &
+sweep ptb-table 1 &
 first_lane=$!
-{ for experiment in rate-ablation ptb-baselines; do [ -e "$stop" ] || sweep "$experiment" 1; done; } &
+{ for experiment in "${second[@]}"; do [ -e "$stop" ] || sweep "$experiment" 1; done; } &
 second_lane=$!
 wait "$first_lane"
 touch "$stop"
 pkill -TERM -P "$second_lane"
 wait "$second_lane"
-sweep ptb-table 2
-sweep rate-ablation 2
-sweep ptb-baselines 2
+for experiment in "${second[@]}"; do sweep "$experiment" 2; done
