@@ -18,7 +18,7 @@ def reached_cap(caps: dict[str, int], summary: dict) -> bool:
 def saved_caps(config: dict) -> dict[str, int]:
     """The caps in a run's saved ``config.json`` (those it holds)."""
     train = config.get("train", {})
-    return {key: train[key.removeprefix("train.")] for key in CAPS if key.removeprefix("train.") in train}
+    return {key: train[name] for key in CAPS if (name := key.removeprefix("train.")) in train}
 
 
 def unreached_cap_changes(changes: dict[str, tuple], summary: dict) -> set[str]:
