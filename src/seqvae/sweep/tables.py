@@ -217,8 +217,8 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             done = sum(r["status"] == "done" for r in m["runs"])
             lines += [
                 f"**{m['experiment']} in progress**: {done} of the {len(m['runs'])} runs planned so far have finished; "
-                "a choice among unfinished candidates (the `search` column) may change, and test metrics come when "
-                "the sweep's test stage has run.",
+                "a choice among unfinished candidates (the `search` column) may change, and the test metrics cover "
+                "only the runs the sweep's test stage has evaluated so far (the `seeds` column).",
                 "",
             ]
     if any(c.endswith("-small") for c in corpora):
