@@ -2,6 +2,7 @@
 
 import json
 import math
+import signal
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from seqvae.sweep.figures import plot_ablation
 from seqvae.sweep.plan import RunSpec, candidates, cells, parse_values
 from seqvae.sweep.stages import ExperimentSweep, SweepSpec
 from seqvae.sweep.tables import build_rows, read_metrics, summarise, training_hours, write_report
+from seqvae.training.interruption import RunInterrupted
 
 
 def test_plan_leaves_dropout_keys_out_of_the_methods_without_word_dropout():
@@ -161,20 +163,20 @@ def test_killed_sweep_rerun_skips_finished_runs_and_gives_the_same_table(tmp_pat
     monkeypatch.setenv("SEQVAE_RUNS", str(tmp_path / "killed"))
     real_fit, calls = run_module.fit, []
 
-    def killed_on_third_run(cfg, out_dir, *args, **kwargs):
+    def stopped_on_second_run(cfg, out_dir, *args, **kwargs):
         calls.append(out_dir)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
+        if len(calls) == 2:
+            raise RunInterrupted(signal.SIGTERM, out_dir, 2)  # as fit raises it on SIGTERM, last.ckpt saved
         return real_fit(cfg, out_dir, *args, **kwargs)
 
-    monkeypatch.setattr(run_module, "fit", killed_on_third_run)
-    with pytest.raises(SystemExit) as stop:
-        main(["sweep", *TINY])
-    assert stop.value.code == 130
+    monkeypatch.setattr(run_module, "fit", stopped_on_second_run)
+    with pytest.raises(SystemExit) as stop:  # joblib with one job runs them in this process, one after another
+        main(["sweep", *TINY, "hydra/launcher=joblib", "hydra.launcher.n_jobs=1"])
+    assert stop.value.code == 143 and len(calls) == 2, "the stop ends the sweep, not only its run"
     monkeypatch.setattr(run_module, "fit", real_fit)
     killed = tmp_path / "killed" / "snli-small-table-cpu"
     finished_before = {p.parent for p in killed.rglob("summary.json")}
-    assert len(finished_before) == 2
+    assert len(finished_before) == 1
     mtimes = {p: (p / "summary.json").stat().st_mtime_ns for p in finished_before}
     main(["sweep", *TINY])
     assert all((p / "summary.json").stat().st_mtime_ns == t for p, t in mtimes.items()), "finished runs rerun"

@@ -36,7 +36,7 @@ def _train(cfg: DictConfig) -> float | None:
         summary = fit(Config.from_dict(cfg), HydraConfig.get().runtime.output_dir)
     except (*EXPECTED, RunInterrupted) as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # a sweep records it and goes on
+            raise  # a sweep records a failure and goes on; an interruption stops it
         _DEFERRED.append(err)
         return None
     print(json.dumps(summary, indent=2))

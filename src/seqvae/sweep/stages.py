@@ -28,7 +28,6 @@ from pathlib import Path
 
 from seqvae.sweep.plan import RunSpec, candidates, cells, sweep_root
 from seqvae.training.caps import reached_cap, saved_caps
-from seqvae.training.interruption import RunInterrupted
 
 FAILED = "failed.json"
 STAGES = ("search", "seeds", "test")
@@ -126,11 +125,9 @@ def reached_its_cap(run_dir: Path, summary: dict) -> bool:
 def record_failure(run_dir: Path, error: BaseException) -> None:
     """Write ``failed.json`` with the error, so the sweep and its report say why the run has no result.
 
-    A run stopped by a signal (:class:`RunInterrupted`) has not failed: the sweep stops with it, and the same
-    command later resumes it.
+    A run stopped by a signal never gets here: :class:`~seqvae.training.interruption.RunInterrupted` stops the
+    sweep with it, and the same command later resumes it.
     """
-    if isinstance(error, RunInterrupted):
-        raise error
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "error": f"{type(error).__name__}: {error}",

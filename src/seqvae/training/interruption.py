@@ -21,8 +21,13 @@ except ImportError:  # Windows: no advisory locks; runs are not guarded there
 LOCK_FILE = "train.lock"
 
 
-class RunInterrupted(Exception):
-    """A run stopped by a signal after saving ``last.ckpt``; ``exit_status`` is ``128 + signum``."""
+class RunInterrupted(BaseException):
+    """A run stopped by a signal after saving ``last.ckpt``; ``exit_status`` is ``128 + signum``.
+
+    Not an ``Exception``, as ``KeyboardInterrupt`` is not: a stop is not a failure, and no ``except Exception``
+    takes it for one. Hydra records a job's ``Exception`` and its launchers start the sweep's next run; this
+    stops the sweep with the run.
+    """
 
     def __init__(self, signum: int, out_dir: str | Path, step: int):
         self.signum = signum
