@@ -7,7 +7,7 @@
 # Runs live in $SEQVAE_RUNS (default /work/runs, outside the work tree), two at a time on one thread each (1.17x the
 # tokens/s of one run on two threads on this 2-core machine: conf/experiment_scale/ptb-table/cpu.yaml). The order:
 #   1. two lanes side by side, one run each: ptb-table whole (its search's last run, the authors' recipe, then its
-#      seeds and test evaluation: about 20 hours) | rate-ablation, ptb-transformer, lambda-ablation, ptb-baselines
+#      seeds and test evaluation: about 20 hours) | rate-ablation, lambda-ablation, ptb-transformer, ptb-baselines
 #      (about 25), so that the main table comes first and no core waits;
 #   2. when the first lane ends, what is left of the second, two runs at a time.
 # The matched rows (rate-ablation's and ptb-transformer's R and lambda) take ptb-table's choices among uniform and
@@ -32,7 +32,7 @@ sweep() {
 }
 
 stop="$SEQVAE_RUNS/.campaign-second-lane-stop"
-second=(rate-ablation ptb-transformer lambda-ablation ptb-baselines)
+second=(rate-ablation lambda-ablation ptb-transformer ptb-baselines)
 rm -f "$stop"
 sweep ptb-table 1 &
 first_lane=$!
