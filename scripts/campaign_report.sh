@@ -83,4 +83,13 @@ for ablation in lambda-ablation rate-ablation; do
         "$SEQVAE" plot "$SEQVAE_RUNS/$ablation-cpu" --out "$FIGURES/$ablation-cpu-converged"
     fi
 done
-started rate-ablation > /dev/null && adversary_figures rate-ablation adversary-snli-small-converged
+if started rate-ablation > /dev/null; then
+    for rate in 0.3 0.4 0.5; do
+        for method in awd awd-authors; do
+            "$SEQVAE" compare "$SEQVAE_RUNS/rate-ablation-cpu" --a "$method,dropout.rate=$rate" \
+                --b "uniform,dropout.rate=$rate" --out "$TABLES/rate-ablation-cpu-converged" \
+                || echo "skip compare $method vs uniform at R $rate (Figure 2): not evaluated yet"
+        done
+    done
+    adversary_figures rate-ablation adversary-snli-small-converged
+fi
