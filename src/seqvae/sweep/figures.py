@@ -30,6 +30,7 @@ PANELS = {
         ("diagnostics", logged.epoch_mean(_AWD["score_l1"]), "score L1 norm"),
         ("diagnostics", DROP_AGREEMENT, "drop agreement"),
         ("diagnostics", logged.epoch_mean(logged.ADV_GRAD_NORM), "adversary grad norm"),
+        ("metrics", "nelbo", "-ELBO"),
         ("metrics", "kl", "KL"),
         ("metrics", "mi", "MI"),
     ],
@@ -48,13 +49,15 @@ def plot_ablation(root: str | Path, out_dir: str | Path | None = None) -> list[P
         raise ValueError(f"an ablation figure needs a sweep with exactly one factor; {root} has {factors or 'none'}")
     key = factors[0]
     panels = PANELS.get(key, DEFAULT_PANELS)
-    cols = min(3, len(panels))
+    cols = min(3 if len(panels) <= 6 else 4, len(panels))
     rows_of_panels = -(-len(panels) // cols)
     fig = Figure(figsize=(3.6 * cols, 3.0 * rows_of_panels))
     axes = fig.subplots(rows_of_panels, cols, squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_axis_off()
     methods = list(dict.fromkeys(r["method"] for r in table["rows"]))
     uniform_reference = logged.epoch_mean(_AWD["drop_agreement_uniform"])
-    for ax, (section, metric, label) in zip(axes.flat, panels, strict=True):
+    for ax, (section, metric, label) in zip(axes.flat[: len(panels)], panels, strict=True):
         for method in methods:
             rows = sorted((r for r in table["rows"] if r["method"] == method), key=lambda r: float(r["factors"][key]))
             points = [(float(r["factors"][key]), r[section][metric]) for r in rows if r[section][metric]["n"]]
