@@ -166,9 +166,10 @@ def resampled_mi(log_q: torch.Tensor, counts: torch.Tensor) -> float:
     """
     drawn = counts.nonzero().squeeze(1)
     c = counts[drawn].to(log_q.dtype)
-    block = log_q[drawn][:, drawn]
+    block = log_q[drawn[:, None], drawn]  # one gather of the K x K block, no K x N copy first
+    diagonal = block.diagonal().clone()
     n = float(c.sum())
-    return float((c * (block.diagonal() - _logsumexp_rows(block + c.log()))).sum() / n) + math.log(n)
+    return float((c * (diagonal - _logsumexp_rows(block.add_(c.log())))).sum() / n) + math.log(n)
 
 
 def _sentence_values(rows: Mapping[str, np.ndarray], key: str) -> torch.Tensor:
