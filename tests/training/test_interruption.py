@@ -44,6 +44,15 @@ def test_an_interrupted_train_command_exits_with_128_plus_the_signal(small_corpu
     assert "stopped by SIGTERM at step 5" in line and "run the same command again to resume" in line
 
 
+def test_a_command_stopped_outside_a_run_s_training_loop_exits_130(small_corpus, tmp_path, capsys, monkeypatch):
+    def ctrl_c(cfg, out_dir, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "fit", ctrl_c)
+    line = command_error(capsys, ["train", f"data.dir={small_corpus}", f"out_dir={tmp_path / 'r'}"], status=130)
+    assert line == "seqvae train: interrupted"
+
+
 HOLD = """
 import sys, time
 from seqvae.training.interruption import RunLock
