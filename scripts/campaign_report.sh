@@ -84,7 +84,9 @@ for ablation in lambda-ablation rate-ablation; do
     fi
 done
 if started rate-ablation > /dev/null; then
-    for rate in 0.3 0.4 0.5; do
+    rates=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["factors"]["dropout.rate"])' \
+        "$SEQVAE_RUNS/rate-ablation-cpu/sweep.json")
+    for rate in ${rates//,/ }; do
         for method in awd awd-authors; do
             "$SEQVAE" compare "$SEQVAE_RUNS/rate-ablation-cpu" --a "$method,dropout.rate=$rate" \
                 --b "uniform,dropout.rate=$rate" --out "$TABLES/rate-ablation-cpu-converged" \
