@@ -119,15 +119,17 @@ def rate_plus_seed(run) -> float:
 
 class FakeTraining:
     """Writes what a finished (or failed) run of a sweep leaves behind, without training: its validation -ELBO is
-    ``score(run)``; its evaluation holds ``value(run)`` as ppl, nelbo, kl and mi (10 test sentences, 50 tokens)."""
+    ``score(run)``; its evaluation holds ``value(run)`` as ppl, nelbo, kl and mi (10 test sentences, 50 tokens).
+    ``events``: ``("train", run, evaluate)`` and ``("evaluate", run)`` in the order they happened."""
 
     def __init__(self, root, score, fail=lambda run: False, value=rate_plus_seed):
-        self.root, self.score, self.fail, self.value, self.launched = root, score, fail, value, []
+        self.root, self.score, self.fail, self.value, self.launched, self.events = root, score, fail, value, [], []
 
-    def train(self, runs):
+    def train(self, runs, evaluate=False):
         errors = []
         for run in runs:
             self.launched.append(run)
+            self.events.append(("train", run, evaluate))
             if self.fail(run):
                 errors.append(FloatingPointError("non-finite training loss at step 3"))
                 continue
@@ -135,11 +137,14 @@ class FakeTraining:
             out.mkdir(parents=True)
             summary = {"best_val_nelbo": self.score(run), "finished": True}
             (out / "summary.json").write_text(json.dumps(summary))
+            if evaluate:
+                self.evaluate([run])
             errors.append(None)
         return errors
 
     def evaluate(self, runs):
         for run in runs:
+            self.events.append(("evaluate", run))
             out = run.run_dir(self.root)
             metrics = {
                 k: {"value": self.value(run), "sentences": 10, "tokens": 50} for k in ("ppl", "nelbo", "kl", "mi")

@@ -55,6 +55,26 @@ def test_selection_picks_the_lowest_validation_nelbo_and_runs_it_over_the_seeds(
     assert rows["awd"]["metrics"]["kl"]["std"] == pytest.approx(math.sqrt(0.5))
 
 
+def test_each_chosen_run_is_evaluated_as_soon_as_it_is_known_to_be_chosen(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4))
+    _sweep(tmp_path, fake).run()
+    none, awd = RunSpec("none", (), (), 0), RunSpec("awd", (), (("dropout.rate", "0.2"),), 0)
+    chosen = RunSpec("awd", (), (("dropout.rate", "0.4"),), 0)
+    seeds = [RunSpec("none", (), (), 1), RunSpec("awd", (), (("dropout.rate", "0.4"),), 1)]
+    assert fake.events == [
+        ("train", none, True),  # the only candidate of its cell: evaluated in its training job
+        ("evaluate", none),
+        ("train", awd, False),
+        ("train", chosen, False),
+        ("evaluate", chosen),  # chosen among two, before the seeds stage starts
+        *[event for run in seeds for event in (("train", run, True), ("evaluate", run))],
+    ], "no evaluation waits for the test stage, and the candidate not chosen is never evaluated"
+    events = len(fake.events)
+    (chosen.run_dir(tmp_path) / "eval-test.json").unlink()
+    _sweep(tmp_path, fake).run()
+    assert fake.events[events:] == [("evaluate", chosen)], "the test stage evaluates what is left"
+
+
 def test_a_failed_run_is_recorded_skipped_by_selection_and_not_retried(tmp_path):
     def fails(run):
         return run.method == "awd" and dict(run.params)["dropout.rate"] == "0.2"
@@ -84,7 +104,7 @@ def test_a_run_that_reached_its_cap_is_launched_again_and_reevaluated_if_it_trai
         )
     launched, evaluated = [], []
 
-    def trains_on(runs):  # as fit does under a raised cap: the capped run resumes and stops early later
+    def trains_on(runs, evaluate):  # as fit does under a raised cap: the capped run resumes and stops early later
         for run in runs:
             launched.append(run)
             (run.run_dir(tmp_path) / "config.json").write_text(json.dumps({"train": {"max_epochs": 10}}))
@@ -274,7 +294,7 @@ def test_a_sweep_stopped_after_its_search_continues_and_a_method_runs_its_own_se
     manifest = _sweep(tmp_path, fake, methods, **spec).run(stop_after="search")
     assert [(r.method, r.seed) for r in fake.launched] == [("none", 0), ("awd", 0), ("awd", 0)]
     assert not manifest["complete"] and json.loads((tmp_path / "sweep.json").read_text()) == manifest
-    assert not list(tmp_path.rglob("eval-test.json"))
+    assert [p.parts[-4] for p in tmp_path.rglob("eval-test.json")] == ["none"], "the one candidate of its cell"
 
     manifest = _sweep(tmp_path, fake, methods, **spec).run()
     assert [(r.method, r.seed) for r in fake.launched[3:]] == [("none", 1), ("awd", 1), ("uniform-exact", 0)]

@@ -1,12 +1,14 @@
 """``hydra/sweeper=seqvae``: grid search, selection, seeds and test evaluation through any Hydra launcher.
 
 The stages are :class:`seqvae.sweep.stages.ExperimentSweep`'s; this class gives them Hydra's configured
-launcher (basic, joblib, submitit), once with the training job and once with the evaluation job. Each job
-gets the command line's overrides plus its run's ``method``, grid, factor, seed and ``out_dir`` overrides.
+launcher (basic, joblib, submitit) with three jobs: training, training then evaluation (a run known to be chosen),
+and evaluation. Each job gets the command line's overrides plus its run's ``method``, grid, factor, seed and
+``out_dir`` overrides.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +19,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from seqvae.sweep.jobs import evaluate_run
+from seqvae.sweep.jobs import evaluate_run, train_then_evaluate
 from seqvae.sweep.plan import RunSpec, sweep_root
 from seqvae.sweep.stages import ExperimentSweep, SweepSpec
 from seqvae.sweep.tables import write_report
@@ -64,10 +66,12 @@ class ExperimentSweeper(Sweeper):
         root = self.root
         root.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, root / "multirun.yaml")
+        train = self._launcher(self.task_function, root, arguments)
+        train_and_evaluate = self._launcher(functools.partial(train_then_evaluate, self.task_function), root, arguments)
         sweep = ExperimentSweep(
             self.spec,
             root,
-            self._launcher(self.task_function, root, arguments),
+            lambda runs, evaluate: (train_and_evaluate if evaluate else train)(runs),
             self._launcher(evaluate_run, root, arguments),
         )
         manifest = sweep.run(self.stop_after)

@@ -1,4 +1,4 @@
-"""The evaluation job of a sweep (its training job is ``seqvae train``'s task function)."""
+"""The evaluation jobs of a sweep (its training job is ``seqvae train``'s task function)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import TaskFunction
 from omegaconf import DictConfig
 
 from seqvae.checkpoint import load_checkpoint
@@ -27,3 +28,11 @@ def evaluate_run(cfg: DictConfig) -> dict:
         seed=Config.from_dict(cfg).seed,
         out=str(eval_file(run_dir, sweeper.eval_split)),
     )
+
+
+def train_then_evaluate(train: TaskFunction, cfg: DictConfig):
+    """The training job of a run known to be chosen: ``train(cfg)``, then :func:`evaluate_run` while its checkpoint
+    is surely on this machine; returns what ``train`` returns."""
+    result = train(cfg)
+    evaluate_run(cfg)
+    return result

@@ -9,6 +9,11 @@
 4. Test: each chosen run's best checkpoint evaluated on the test split (IW-NLL with S samples, MI, AU), with the
    per-sentence values beside ``eval-<split>.json`` (``eval-<split>.sentences.npz``).
 
+A run is evaluated as soon as it is known to be chosen, so that its checkpoint need not outlive the machine that
+trained it: a search run that is its cell's only candidate and every seeds-stage run in the same job as its training
+(``launch_train(runs, evaluate=True)``), a search run chosen among several right after the search. The test stage
+evaluates what is left (a run trained before, an evaluation that failed).
+
 Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
 evaluated one (``eval-<split>.json``) is not launched again, unless it ended at its training cap rather than by
 early stopping (:func:`reached_its_cap`); a failed run is recorded in ``failed.json`` and, unless ``retry_failed``,
@@ -32,8 +37,10 @@ from seqvae.training.caps import reached_cap, saved_caps
 FAILED = "failed.json"
 STAGES = ("search", "seeds", "test")
 
-# A launcher takes runs and returns, per run, None on success or the exception that ended it.
+# A launcher takes runs and returns, per run, None on success or the exception that ended it. The training
+# launcher's ``evaluate`` flag: evaluate each run on the test split in the same job, right after its training.
 Launch = Callable[[Sequence[RunSpec]], Sequence[BaseException | None]]
+LaunchTraining = Callable[[Sequence[RunSpec], bool], Sequence[BaseException | None]]
 
 
 @dataclass
@@ -139,7 +146,7 @@ def record_failure(run_dir: Path, error: BaseException) -> None:
 class ExperimentSweep:
     """Runs the stages of :class:`SweepSpec` in ``root`` with the given launchers."""
 
-    def __init__(self, spec: SweepSpec, root: str | Path, launch_train: Launch, launch_eval: Launch):
+    def __init__(self, spec: SweepSpec, root: str | Path, launch_train: LaunchTraining, launch_eval: Launch):
         self.spec = spec
         self.root = Path(root).resolve()
         self.launch_train = launch_train
@@ -149,7 +156,9 @@ class ExperimentSweep:
     def run_dir(self, run: RunSpec) -> Path:
         return run.run_dir(self.root)
 
-    def _train(self, runs: list[RunSpec], stage: str) -> None:
+    def _train(self, runs: list[RunSpec], stage: str, chosen: set[RunSpec] = frozenset()) -> None:
+        """Launch the runs not finished yet (and those at a raised cap); the ``chosen`` ones among the new runs are
+        evaluated in their training job."""
         for run in runs:
             self.runs[run] = stage
         todo, capped = [], {}
@@ -160,10 +169,10 @@ class ExperimentSweep:
             if state == "pending" or (state == "failed" and self.spec.retry_failed) or run in capped:
                 (self.run_dir(run) / FAILED).unlink(missing_ok=True)
                 todo.append(run)
-        if todo:
-            for run, error in zip(todo, self.launch_train(todo), strict=True):
-                if error is not None:
-                    record_failure(self.run_dir(run), error)
+        evaluated = [r for r in todo if r in chosen and r not in capped]
+        for batch, evaluate in ((evaluated, True), ([r for r in todo if r not in evaluated], False)):
+            if batch:
+                self._record(batch, self.launch_train(batch, evaluate))
         for run, step in capped.items():
             state, record = run_state(self.run_dir(run))
             if state == "done" and record["global_step"] != step:  # it trained on: its evaluation is stale
@@ -211,6 +220,32 @@ class ExperimentSweep:
                 return sel["chosen"] if searched else None
         return None
 
+    def _record(self, runs: list[RunSpec], errors: Sequence[BaseException | None]) -> None:
+        for run, error in zip(runs, errors, strict=True):
+            if error is not None:
+                record_failure(self.run_dir(run), error)
+
+    def _evaluate(self, runs: list[RunSpec]) -> None:
+        """Evaluate the finished runs among ``runs`` that have no evaluation yet."""
+        split = self.spec.eval_split
+        todo = [
+            r
+            for r in runs
+            if run_state(self.run_dir(r))[0] == "done" and not eval_file(self.run_dir(r), split).is_file()
+        ]
+        if todo:
+            self._record(todo, self.launch_eval(todo))
+
+    def sole_candidates(self) -> set[RunSpec]:
+        """The search runs that are their cell's only candidate, chosen whatever the search finds."""
+        s = self.spec
+        return {
+            RunSpec(m, f, p, s.seeds[0])
+            for m, f in cells(s.methods, s.factors)
+            if m not in s.matched and len(grid := candidates(m, s.grid_of(m))) == 1
+            for p in grid
+        }
+
     def search_runs(self) -> list[RunSpec]:
         """Stage 1's runs: every candidate of every searched cell, with the first seed."""
         s = self.spec
@@ -256,23 +291,18 @@ class ExperimentSweep:
             raise ValueError(f"stop_after must be one of {', '.join(STAGES)}, got {stop_after!r}")
         s = self.spec
         self.write(self.snapshot())
-        self._train(self.search_runs(), "search")
+        search = self.search_runs()
+        self._train(search, "search", self.sole_candidates())
         if stop_after == "search":
             return self._stopped()
         selection = self.select()
         chosen = self.chosen_runs(selection)
-        self._train([r for r in chosen if r.seed != s.seeds[0] or r.method in s.matched], "seeds")
+        self._evaluate([r for r in chosen if r in set(search)])
+        seeds = [r for r in chosen if r.seed != s.seeds[0] or r.method in s.matched]
+        self._train(seeds, "seeds", set(seeds))
         if stop_after == "seeds":
             return self._stopped()
-        to_evaluate = [
-            r
-            for r in chosen
-            if run_state(self.run_dir(r))[0] == "done" and not eval_file(self.run_dir(r), s.eval_split).is_file()
-        ]
-        if to_evaluate:
-            for run, error in zip(to_evaluate, self.launch_eval(to_evaluate), strict=True):
-                if error is not None:
-                    record_failure(self.run_dir(run), error)
+        self._evaluate(chosen)
         manifest = self.manifest(selection, chosen, complete=True)
         self.write(manifest)
         return manifest
