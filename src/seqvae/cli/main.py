@@ -26,6 +26,7 @@ USAGE = """usage: seqvae [--debug] COMMAND [ARGS ...]
                                       with a t interval, and a bootstrap over one seed pair's test sentences
   seqvae plot RUN_DIR | SWEEP_DIR ... a run's training curves, a sweep's ablation figure, or table sweeps'
                                       validation -ELBO, KL and MI per epoch
+  seqvae keep-results SOURCE TARGET   copy finished runs' result files (no checkpoints) to keep or restore them
   seqvae evaluate CKPT [--split test] metrics of a checkpoint on a split
   seqvae sample CKPT [-n 10]          sentences decoded from prior samples (--decoding sample|greedy|beam)
   seqvae reconstruct CKPT SENTENCE    encode a sentence, decode the posterior mean
@@ -49,6 +50,7 @@ COMMANDS = {
     "report": runs.report,
     "compare": runs.compare,
     "plot": runs.plot,
+    "keep-results": runs.keep_results,
     "data": runs.data,
     "evaluate": model.evaluate,
     "sample": model.sample,

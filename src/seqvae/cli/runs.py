@@ -147,6 +147,24 @@ def plot(argv: list[str]) -> None:
         print(f"wrote {out}")
 
 
+def keep_results(argv: list[str]) -> None:
+    from seqvae.sweep.keep_results import copy_results
+
+    p = Parser(
+        prog="seqvae keep-results",
+        description="Copy the result files of the finished runs and sweeps under SOURCE (summaries, configs, "
+        "metrics and TensorBoard logs, test evaluations with their per-sentence values, sweep.json; no checkpoints) to "
+        "the same places under TARGET, where TARGET lacks them or holds older copies: to keep a campaign's results in "
+        "a git repository, and to put them back on a new machine, where a sweep rerun reuses them.",
+    )
+    p.add_argument("source", help="a folder of sweeps or runs, e.g. $SEQVAE_RUNS")
+    p.add_argument("target", help="the folder to copy into")
+    a = p.parse_args(argv)
+    check_outputs(folders=(a.target,))
+    written = copy_results(a.source, a.target)
+    print(f"copied {len(written)} files from {a.source} to {a.target}")
+
+
 def data(argv: list[str]) -> None:
     from seqvae.data.fetch import RELEASES, fetch
 
