@@ -1,5 +1,6 @@
 """Stopping and guarding runs: SIGINT saves like SIGTERM, interrupted runs exit 128+signal, one run per folder."""
 
+import csv
 import json
 import os
 import signal
@@ -33,6 +34,32 @@ def test_sigint_saves_the_last_checkpoint_and_the_rerun_finishes_as_if_uninterru
         a = torch.load(whole["last_checkpoint"], weights_only=True)[name]
         b = torch.load(resumed["last_checkpoint"], weights_only=True)[name]
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_stopped_during_validation_validates_that_epoch_when_resumed(small_corpus, tmp_path):
+    import lightning as L
+
+    class SignalInFirstValidation(L.Callback):
+        def on_validation_batch_end(self, trainer, *args):
+            if trainer.current_epoch == 0 and trainer.global_step == 10 and not trainer.sanity_checking:
+                os.kill(os.getpid(), signal.SIGTERM)  # after the first of two validation batches
+
+    every = {"checkpoint_every_n_steps": 5}
+    whole = fit(tiny_config(small_corpus, **every), tmp_path / "whole")
+    out = tmp_path / "stopped"
+    with pytest.raises(RunInterrupted, match="stopped by SIGTERM"):
+        fit(tiny_config(small_corpus, **every), out, extra_callbacks=[SignalInFirstValidation()])
+    assert torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=True)["global_step"] == 10
+    resumed = fit(tiny_config(small_corpus, **every), out)
+    assert resumed["best_val_nelbo"] == whole["best_val_nelbo"] and resumed["global_step"] == 20
+    assert _validations(out) == _validations(tmp_path / "whole"), "the stopped epoch validated whole after the resume"
+
+
+def _validations(out):
+    """``[(epoch, val -ELBO)]`` in the order logged, over every process of the run in ``out``."""
+    paths = sorted(out.glob("logs/version_*/metrics.csv"))
+    rows = [row for path in paths for row in csv.DictReader(path.open())]
+    return [(row["epoch"], row["val/nelbo"]) for row in rows if row["val/nelbo"]]
 
 
 def test_an_interrupted_train_command_exits_with_128_plus_the_signal(small_corpus, tmp_path, capsys, monkeypatch):
