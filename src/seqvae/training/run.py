@@ -56,14 +56,17 @@ RESUMABLE_KEYS = {"out_dir"} | {
 
 class CheckpointOnStop(L.Callback):
     """Save ``last.ckpt`` when the run is stopped by SIGTERM or SIGINT (:class:`StopSignals`), so a rerun resumes
-    there. Lightning turns SIGTERM into :class:`SIGTERMException` at the next batch boundary, where the state is
-    whole."""
+    there. Lightning turns SIGTERM into :class:`SIGTERMException` at the next training or validation batch boundary.
+    A stop during validation keeps the ``last.ckpt`` written before it (the periodic one, or the previous epoch's),
+    from which the rerun trains to the same point and validates the epoch whole: a checkpoint taken there would
+    resume after the epoch's validation, which would never run, and from the EMA weights that validation swaps in
+    instead of the trained ones."""
 
     def __init__(self, path: Path):
         self.path = path
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, SIGTERMException):
+        if isinstance(exception, SIGTERMException) and not trainer.validating:
             trainer.save_checkpoint(self.path)
 
 
