@@ -16,7 +16,9 @@ RUNS=${SEQVAE_RUNS:-/work/runs}
 export SEQVAE_RUNS=${RECORDS:-records} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data}
 SEQVAE=${SEQVAE:-.venv/bin/seqvae}
 PYTHON=${PYTHON:-.venv/bin/python}
-TABLES=docs/results FIGURES=docs/figures
+# The first campaign's tables and figures (its runs lost on 2026-11-30) stay where they are in docs/results and
+# docs/figures; the second campaign's, made from records/, go beside them.
+TABLES=docs/results/second-campaign FIGURES=docs/figures/second-campaign
 
 started() {
     [ -f "$SEQVAE_RUNS/$1-cpu/sweep.json" ] || { echo "skip $1: not started"; return 1; }
