@@ -70,16 +70,6 @@ class CheckpointOnStop(L.Callback):
             trainer.save_checkpoint(self.path)
 
 
-class PeriodicCheckpoint(ModelCheckpoint):
-    """``last.ckpt`` every ``every_n_train_steps`` training steps, except at an epoch's last batch: a run resumed from
-    there would skip that epoch's validation, which follows the batch (the checkpoint after validation takes its
-    place)."""
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
-        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            super().on_train_batch_end(trainer, *args, **kwargs)
-
-
 def checkpoint_dir(out_dir: str | Path) -> Path:
     """Where a run keeps ``best.ckpt`` and ``last.ckpt``."""
     return Path(out_dir) / "checkpoints"
@@ -108,7 +98,7 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     ]
     if t.checkpoint_every_n_steps > 0:
         callbacks.append(
-            PeriodicCheckpoint(
+            ModelCheckpoint(
                 dirpath=ckpt_dir,
                 save_top_k=0,
                 save_last=True,
