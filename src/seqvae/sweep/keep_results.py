@@ -12,9 +12,10 @@ not kept); what needs a checkpoint (sampling, the adversary's analyses) needs th
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
+
+from seqvae.sweep.stages import run_state
 
 # A finished run's result files, as globs in its folder.
 RUN_FILES = (
@@ -28,11 +29,6 @@ RUN_FILES = (
 SWEEP_FILES = ("sweep.json", "multirun.yaml")
 
 
-def finished(run_dir: Path) -> bool:
-    summary = run_dir / "summary.json"
-    return summary.is_file() and bool(json.loads(summary.read_text()).get("finished"))
-
-
 def copy_results(source: str | Path, target: str | Path) -> list[Path]:
     """Copy the result files of every finished run and every sweep under ``source`` (:data:`RUN_FILES`,
     :data:`SWEEP_FILES`) to the same places under ``target``, where ``target`` lacks them or holds an older copy
@@ -42,7 +38,7 @@ def copy_results(source: str | Path, target: str | Path) -> list[Path]:
         raise ValueError(f"{source} is not a folder")
     files = [f for sweep in source.rglob("sweep.json") for name in SWEEP_FILES if (f := sweep.parent / name).is_file()]
     for summary in source.rglob("summary.json"):
-        if finished(summary.parent):
+        if run_state(summary.parent)[0] == "done":
             files += [f for pattern in RUN_FILES for f in summary.parent.glob(pattern)]
     written = []
     for path in sorted(files):

@@ -297,7 +297,8 @@ class ExperimentSweep:
             return self._stopped()
         selection = self.select()
         chosen = self.chosen_runs(selection)
-        self._evaluate([r for r in chosen if r in set(search)])
+        searched = set(search)
+        self._evaluate([r for r in chosen if r in searched])
         seeds = [r for r in chosen if r.seed != s.seeds[0] or r.method in s.matched]
         self._train(seeds, "seeds", set(seeds))
         if stop_after == "seeds":
