@@ -33,7 +33,8 @@ def test_sigint_saves_the_last_checkpoint_and_the_rerun_finishes_as_if_uninterru
     assert _same_weights(whole, resumed)
 
 
-def test_a_run_stopped_during_validation_resumes_as_if_uninterrupted(small_corpus, tmp_path):
+@pytest.mark.parametrize("every", [3, 5])
+def test_a_run_stopped_during_validation_resumes_as_if_uninterrupted(small_corpus, tmp_path, every):
     import lightning as L
 
     class SignalInFirstValidation(L.Callback):
@@ -42,7 +43,7 @@ def test_a_run_stopped_during_validation_resumes_as_if_uninterrupted(small_corpu
                 os.kill(os.getpid(), signal.SIGTERM)  # the fourth of eight validation batches
 
     def config():
-        cfg = tiny_config(small_corpus, checkpoint_every_n_steps=3)
+        cfg = tiny_config(small_corpus, checkpoint_every_n_steps=every)  # 5: one falls on the epoch's last batch
         cfg.data.eval_batch_size = 8
         return cfg
 
@@ -50,11 +51,26 @@ def test_a_run_stopped_during_validation_resumes_as_if_uninterrupted(small_corpu
     out = tmp_path / "stopped"
     with pytest.raises(RunInterrupted, match="stopped by SIGTERM"):
         fit(config(), out, extra_callbacks=[SignalInFirstValidation()])
-    assert torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=True)["global_step"] == 9, "the periodic one"
+    saved = torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=True)["global_step"]
+    assert saved == {3: 9, 5: 5}[every], "the last periodic one before the epoch's end"
     resumed = fit(config(), out)
     validations = read_metrics(out)["val/nelbo"]
     assert validations == read_metrics(tmp_path / "whole")["val/nelbo"], "the stopped epoch validated after the resume"
     assert _same_weights(whole, resumed), "trained on from the trained weights, not the EMA ones"
+
+
+@pytest.mark.parametrize("steps", [10, 13])
+def test_a_run_that_reached_max_steps_resumes_as_if_uninterrupted(small_corpus, tmp_path, steps):
+    whole = fit(tiny_config(small_corpus, max_epochs=2), tmp_path / "whole")
+    out = tmp_path / "split"
+    fit(tiny_config(small_corpus, max_steps=steps), out)  # at epoch 0's end, or 3 steps into epoch 1
+    saved = torch.load(checkpoint_dir(out) / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == steps and len(read_metrics(out)["val/nelbo"]) == 1
+    trained, averaged = saved["current_model_state"], saved["state_dict"]
+    assert not all(torch.equal(trained[k], averaged[k]) for k in trained), "the trained weights, not the EMA ones"
+    resumed = fit(tiny_config(small_corpus, max_epochs=2), out)
+    assert read_metrics(out)["val/nelbo"] == read_metrics(tmp_path / "whole")["val/nelbo"]
+    assert _same_weights(whole, resumed)
 
 
 def _same_weights(a: dict, b: dict) -> bool:

@@ -54,9 +54,11 @@ RESUMABLE_KEYS = {"out_dir"} | {
 }
 
 
-class CheckpointOnStop(L.Callback):
-    """Save ``last.ckpt`` when the run is stopped by SIGTERM or SIGINT (:class:`StopSignals`), so a rerun resumes
-    there. Lightning turns SIGTERM into :class:`SIGTERMException` at the next training or validation batch boundary.
+class CheckpointWhereTrainingStops(L.Callback):
+    """Save ``last.ckpt`` where training stops short of an epoch's end, so a rerun resumes there: at the step that
+    reaches ``train.max_steps`` within an epoch, and when the run is stopped by SIGTERM or SIGINT
+    (:class:`StopSignals`; Lightning turns SIGTERM into :class:`SIGTERMException` at the next training or
+    validation batch boundary). At an epoch's end the checkpoint after its validation is the one to resume from.
     A stop during validation keeps the ``last.ckpt`` written before it (the periodic one, or the previous epoch's),
     from which the rerun trains to the same point and validates the epoch whole: a checkpoint taken there would
     resume after the epoch's validation, which would never run, and from the EMA weights that validation swaps in
@@ -65,9 +67,30 @@ class CheckpointOnStop(L.Callback):
     def __init__(self, path: Path):
         self.path = path
 
+    def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
+        reached = trainer.max_steps >= 0 and trainer.global_step >= trainer.max_steps
+        if reached and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            trainer.save_checkpoint(self.path)
+
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException) and not trainer.validating:
             trainer.save_checkpoint(self.path)
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's checkpoint, less two saves of ``last.ckpt`` that a resume goes wrong from. The one at an epoch's
+    last batch (``every_n_train_steps``): a stop during that epoch's validation would resume past the validation as
+    if it had run (the save after validation takes its place). The one at the end of training: it comes after
+    :class:`WeightAveraging` has copied the averaged weights into the model, and after ``train.max_steps`` within an
+    epoch it marks the epoch done, so a resume would train on from the average and skip the epoch's rest
+    (:class:`CheckpointWhereTrainingStops` saves at that step instead)."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args, **kwargs) -> None:
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_train_batch_end(trainer, *args, **kwargs)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pass
 
 
 def checkpoint_dir(out_dir: str | Path) -> Path:
@@ -80,10 +103,11 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     t = cfg.train
     watched = monitor(cfg.anneal.kind)
     ckpt_dir = checkpoint_dir(out_dir)
-    # Both checkpoint callbacks write the one last.ckpt (no version counter, so no last-v1.ckpt): the best one
-    # after each validation, the periodic one every N steps; whichever wrote last holds the newest state.
+    # Three callbacks write the one last.ckpt (no version counter, so no last-v1.ckpt): the best one after each
+    # validation, the periodic one every N steps, CheckpointWhereTrainingStops where training stops within an
+    # epoch; whichever wrote last holds the newest state.
     callbacks = [
-        ModelCheckpoint(
+        RunCheckpoint(
             dirpath=ckpt_dir,
             filename="best",
             monitor=watched,
@@ -98,7 +122,7 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
     ]
     if t.checkpoint_every_n_steps > 0:
         callbacks.append(
-            ModelCheckpoint(
+            RunCheckpoint(
                 dirpath=ckpt_dir,
                 save_top_k=0,
                 save_last=True,
@@ -110,7 +134,7 @@ def build_trainer(cfg: Config, out_dir: Path, extra_callbacks: Sequence[L.Callba
         # One in-place foreach lerp over all parameters per step (EMAWeightAveraging's per-parameter update
         # allocates temporaries and costs about a tenth of a CPU step at PTB sizes).
         callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(cfg.optim.ema_decay)))
-    callbacks.append(CheckpointOnStop(ckpt_dir / "last.ckpt"))
+    callbacks.append(CheckpointWhereTrainingStops(ckpt_dir / "last.ckpt"))
     callbacks.extend(extra_callbacks)
     loggers = [CSVLogger(out_dir, name="logs"), TensorBoardLogger(out_dir, name="tensorboard")]
     return L.Trainer(
