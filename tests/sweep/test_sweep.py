@@ -130,8 +130,9 @@ def test_sweeps_of_one_protocol_make_one_table_and_of_two_protocols_none(tmp_pat
     _sweep(tmp_path / "b", FakeTraining(tmp_path / "b", score), methods=("none", "bn-vae")).run()
     write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "joined")
     joined = json.loads((tmp_path / "joined" / "table.json").read_text())
-    assert [r["method"] for r in joined["rows"]] == ["awd", "none", "bn-vae"]
-    assert "| bn-vae |" in (tmp_path / "joined" / "table.md").read_text()
+    assert [(r["sweep"], r["method"]) for r in joined["rows"]] == [("a", "awd"), ("b", "none"), ("b", "bn-vae")]
+    table = (tmp_path / "joined" / "table.md").read_text()
+    assert "| sweep | method |" in table and "| b | bn-vae |" in table, "each row names its sweep"
     with pytest.raises(ValueError, match="needs a folder of its own"):
         write_report([tmp_path / "a", tmp_path / "b"])
     spec = SweepSpec(experiment="c", scale="cpu", methods=["none"], grid={}, seeds=[0], eval_samples=7)

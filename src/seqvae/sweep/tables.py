@@ -113,7 +113,8 @@ def cell_label(method: str, factors: dict) -> str:
 
 
 def build_rows(root: Path) -> tuple[dict, list[dict]]:
-    """The manifest of the sweep in ``root`` as it stands (:func:`current_manifest`) and one row per cell."""
+    """The manifest of the sweep in ``root`` as it stands (:func:`current_manifest`) and one row per cell, each
+    naming its sweep by its folder (``sweep``)."""
     manifest = current_manifest(root)
     rows = []
     for sel in manifest["selection"]:
@@ -122,6 +123,7 @@ def build_rows(root: Path) -> tuple[dict, list[dict]]:
         evals = [json.loads((root / r["eval"]).read_text()) for r in runs if r["eval"]]
         diagnostics = [last_epoch_diagnostics(root / r["dir"]) for r in runs if r["status"] == "done"]
         row = {
+            "sweep": root.name,
             "method": sel["method"],
             "factors": sel["factors"],
             "chosen": sel["chosen"],
@@ -180,12 +182,13 @@ def write_report(roots: str | Path | Sequence[str | Path], out: str | Path | Non
     paths[0].write_text(json.dumps({"sweep": sweeps[0] if len(sweeps) == 1 else sweeps, "rows": rows}, indent=2) + "\n")
     with paths[1].open("w", newline="") as f:
         writer = csv.writer(f)
-        header = ["method", "factors", "chosen", "seeds", "corpus"]
+        header = ["sweep", "method", "factors", "chosen", "seeds", "corpus"]
         for _, title in METRICS + DIAGNOSTICS:
             header += [f"{title} mean", f"{title} std"]
         writer.writerow(header + ["failed runs"])
         for r in rows:
-            line = [r["method"], json.dumps(r["factors"]), json.dumps(r["chosen"]), len(r["seeds"]), r["corpus"]]
+            line = [r["sweep"], r["method"], json.dumps(r["factors"]), json.dumps(r["chosen"]), len(r["seeds"])]
+            line.append(r["corpus"])
             for key, _ in METRICS:
                 line += [r["metrics"][key]["mean"], r["metrics"][key]["std"]]
             for key, _ in DIAGNOSTICS:
@@ -228,14 +231,18 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             "",
         ]
     show_diag = any(r["diagnostics"][k]["n"] for r in rows for k, _ in DIAGNOSTICS)
-    columns = ["method", "chosen", "search", "seeds", *(t for _, t in METRICS)]
+    # The rows of several sweeps name theirs: the same method may be a row of each (say, the LSTM's and the
+    # Transformer's unregularised VAE).
+    sweep = (lambda r: [r["sweep"]]) if len(manifests) > 1 else (lambda r: [])
+    sweep_title = ["sweep"] if len(manifests) > 1 else []
+    columns = [*sweep_title, "method", "chosen", "search", "seeds", *(t for _, t in METRICS)]
     if show_diag:
         columns += [t for _, t in DIAGNOSTICS]
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         chosen = ", ".join(f"{k}={v}" for k, v in (r["chosen"] or {}).items()) or "—"
         search = f"{r['search']['finished']}/{r['search']['candidates']}" if r["search"]["candidates"] else "—"
-        cells = [cell_label(r["method"], r["factors"]), chosen, search, str(len(r["seeds"]))]
+        cells = [*sweep(r), cell_label(r["method"], r["factors"]), chosen, search, str(len(r["seeds"]))]
         cells += [_fmt(r["metrics"][k], DIGITS.get(k, 2)) for k, _ in METRICS]
         if show_diag:
             cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
@@ -248,9 +255,9 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             "`train.patience` epochs without a better validation -ELBO; validation -ELBO, KL and MI at the best epoch; "
             "hours: wall-clock training time, summed over the processes that trained it):",
             "",
-            "| method | settings | seed | chosen | best epoch | last epoch | stopped early | val -ELBO | val KL "
-            "| val MI | hours |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| " + "".join(f"{t} | " for t in sweep_title) + "method | settings | seed | chosen | best epoch "
+            "| last epoch | stopped early | val -ELBO | val KL | val MI | hours |",
+            "|" + "---|" * (11 + len(sweep_title)),
         ]
         for r, c in converged:
             settings = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "—"
@@ -258,8 +265,9 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             values = [_number(c.get(k), d) for k, d in (("val_nelbo", 2), ("val_kl", 3), ("val_mi", 3), ("hours", 2))]
             chosen = "yes" if c["chosen"] else ""
             lines.append(
-                f"| {cell_label(r['method'], r['factors'])} | {settings} | {c['seed']} | {chosen} "
-                f"| {c['best_epoch']} | {c['last_epoch']} | {early} | {' | '.join(values)} |"
+                "| " + "".join(f"{name} | " for name in sweep(r)) + f"{cell_label(r['method'], r['factors'])} "
+                f"| {settings} | {c['seed']} | {chosen} | {c['best_epoch']} | {c['last_epoch']} | {early} "
+                f"| {' | '.join(values)} |"
             )
         hours = [c["hours"] for _, c in converged if c["hours"] is not None]
         lines += ["", f"Training hours in all, the runs above (test evaluation not counted): {sum(hours):.2f}."]
