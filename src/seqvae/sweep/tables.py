@@ -187,8 +187,8 @@ def write_report(roots: str | Path | Sequence[str | Path], out: str | Path | Non
             header += [f"{title} mean", f"{title} std"]
         writer.writerow(header + ["failed runs"])
         for r in rows:
-            line = [r["sweep"], r["method"], json.dumps(r["factors"]), json.dumps(r["chosen"]), len(r["seeds"])]
-            line.append(r["corpus"])
+            line = [r["sweep"], r["method"], json.dumps(r["factors"]), json.dumps(r["chosen"])]
+            line += [len(r["seeds"]), r["corpus"]]
             for key, _ in METRICS:
                 line += [r["metrics"][key]["mean"], r["metrics"][key]["std"]]
             for key, _ in DIAGNOSTICS:
