@@ -198,6 +198,27 @@ def write_report(roots: str | Path | Sequence[str | Path], out: str | Path | Non
     return paths
 
 
+# The columns of the convergence table, one line a finished run.
+CONVERGENCE_COLUMNS = (
+    "method",
+    "settings",
+    "seed",
+    "chosen",
+    "best epoch",
+    "last epoch",
+    "stopped early",
+    "val -ELBO",
+    "val KL",
+    "val MI",
+    "hours",
+)
+
+
+def _table_line(cells: Sequence[str]) -> str:
+    """One line of a markdown table."""
+    return "| " + " | ".join(cells) + " |"
+
+
 def _markdown(manifests: list[dict], rows: list[dict]) -> str:
     corpora = sorted({r["corpus"] for r in rows if r["corpus"]})
     first = manifests[0]
@@ -238,7 +259,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
     columns = [*sweep_title, "method", "chosen", "search", "seeds", *(t for _, t in METRICS)]
     if show_diag:
         columns += [t for _, t in DIAGNOSTICS]
-    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += [_table_line(columns), "|" + "---|" * len(columns)]
     for r in rows:
         chosen = ", ".join(f"{k}={v}" for k, v in (r["chosen"] or {}).items()) or "—"
         search = f"{r['search']['finished']}/{r['search']['candidates']}" if r["search"]["candidates"] else "—"
@@ -246,7 +267,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
         cells += [_fmt(r["metrics"][k], DIGITS.get(k, 2)) for k, _ in METRICS]
         if show_diag:
             cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_table_line(cells))
     converged = [(r, c) for r in rows for c in r["convergence"] if c["last_epoch"] is not None]
     if converged:
         lines += [
@@ -255,20 +276,16 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             "`train.patience` epochs without a better validation -ELBO; validation -ELBO, KL and MI at the best epoch; "
             "hours: wall-clock training time, summed over the processes that trained it):",
             "",
-            "| " + "".join(f"{t} | " for t in sweep_title) + "method | settings | seed | chosen | best epoch "
-            "| last epoch | stopped early | val -ELBO | val KL | val MI | hours |",
-            "|" + "---|" * (11 + len(sweep_title)),
+            _table_line([*sweep_title, *CONVERGENCE_COLUMNS]),
+            "|" + "---|" * (len(sweep_title) + len(CONVERGENCE_COLUMNS)),
         ]
         for r, c in converged:
             settings = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "—"
             early = "yes" if c["stopped_early"] else "**no**"
             values = [_number(c.get(k), d) for k, d in (("val_nelbo", 2), ("val_kl", 3), ("val_mi", 3), ("hours", 2))]
             chosen = "yes" if c["chosen"] else ""
-            lines.append(
-                "| " + "".join(f"{name} | " for name in sweep(r)) + f"{cell_label(r['method'], r['factors'])} "
-                f"| {settings} | {c['seed']} | {chosen} | {c['best_epoch']} | {c['last_epoch']} | {early} "
-                f"| {' | '.join(values)} |"
-            )
+            cells = [*sweep(r), cell_label(r["method"], r["factors"]), settings, str(c["seed"]), chosen]
+            lines.append(_table_line([*cells, str(c["best_epoch"]), str(c["last_epoch"]), early, *values]))
         hours = [c["hours"] for _, c in converged if c["hours"] is not None]
         lines += ["", f"Training hours in all, the runs above (test evaluation not counted): {sum(hours):.2f}."]
     failed = [f for r in rows for f in r["failed"]]
