@@ -1,10 +1,12 @@
-"""Shared fixtures: a small corpus cut from the embedded one, a tiny, fast run config, and sweeps without training."""
+"""Shared fixtures: a small corpus cut from the embedded one, a tiny, fast run config, sweeps without training and
+checks on finished runs."""
 
 import json
 import logging
 import os
 
 import pytest
+import torch
 
 from seqvae.config import Config
 from seqvae.data import default_corpus_dir
@@ -110,6 +112,16 @@ def signal_at(step: int, signum: int):
                 os.kill(os.getpid(), signum)
 
     return SignalAt()
+
+
+def same_last_weights(a: dict, b: dict) -> bool:
+    """Whether the last checkpoints of two runs' summaries (``fit``'s) hold equal averaged and current weights."""
+    for name in ("state_dict", "current_model_state"):
+        x = torch.load(a["last_checkpoint"], weights_only=True)[name]
+        y = torch.load(b["last_checkpoint"], weights_only=True)[name]
+        if x.keys() != y.keys() or not all(torch.equal(x[k], y[k]) for k in x):
+            return False
+    return True
 
 
 def rate_plus_seed(run) -> float:

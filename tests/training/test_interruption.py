@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import command_error, signal_at, tiny_config
+from conftest import command_error, same_last_weights, signal_at, tiny_config
 
 import seqvae.training.run as run_module
 from seqvae.sweep.tables import read_metrics
@@ -30,7 +30,7 @@ def test_sigint_saves_the_last_checkpoint_and_the_rerun_finishes_as_if_uninterru
     assert signal.getsignal(signal.SIGINT) is handler, "the handlers are given back"
     resumed = fit(tiny_config(small_corpus, max_epochs=2), out)
     assert resumed["global_step"] == whole["global_step"]
-    assert _same_weights(whole, resumed)
+    assert same_last_weights(whole, resumed)
 
 
 @pytest.mark.parametrize("every", [3, 5])
@@ -56,7 +56,7 @@ def test_a_run_stopped_during_validation_resumes_as_if_uninterrupted(small_corpu
     resumed = fit(config(), out)
     validations = read_metrics(out)["val/nelbo"]
     assert validations == read_metrics(tmp_path / "whole")["val/nelbo"], "the stopped epoch validated after the resume"
-    assert _same_weights(whole, resumed), "trained on from the trained weights, not the EMA ones"
+    assert same_last_weights(whole, resumed), "trained on from the trained weights, not the EMA ones"
 
 
 @pytest.mark.parametrize("steps", [10, 13])
@@ -70,17 +70,7 @@ def test_a_run_that_reached_max_steps_resumes_as_if_uninterrupted(small_corpus, 
     assert not all(torch.equal(trained[k], averaged[k]) for k in trained), "the trained weights, not the EMA ones"
     resumed = fit(tiny_config(small_corpus, max_epochs=2), out)
     assert read_metrics(out)["val/nelbo"] == read_metrics(tmp_path / "whole")["val/nelbo"]
-    assert _same_weights(whole, resumed)
-
-
-def _same_weights(a: dict, b: dict) -> bool:
-    """Whether the last checkpoints of two runs' summaries hold equal averaged and current weights."""
-    for name in ("state_dict", "current_model_state"):
-        x = torch.load(a["last_checkpoint"], weights_only=True)[name]
-        y = torch.load(b["last_checkpoint"], weights_only=True)[name]
-        if x.keys() != y.keys() or not all(torch.equal(x[k], y[k]) for k in x):
-            return False
-    return True
+    assert same_last_weights(whole, resumed)
 
 
 def test_an_interrupted_train_command_exits_with_128_plus_the_signal(small_corpus, tmp_path, capsys, monkeypatch):
