@@ -30,7 +30,7 @@ from scipy import stats
 
 from seqvae.metrics.mutual_info import CHUNK_ELEMENTS, posterior_density_blocks
 from seqvae.sweep.stages import current_manifest
-from seqvae.sweep.tables import DIGITS, METRICS, cell_label
+from seqvae.sweep.tables import DIGITS, METRICS, cell_label, table_header
 
 CONFIDENCE = 0.95
 # On a PTB-sized test split (3,761 sentences, z 32), one thread of a busy 2-core CPU: each model's matrix of posterior
@@ -326,7 +326,7 @@ def write_comparison(comparison: Mapping, out: str | Path) -> list[Path]:
         "",
     ]
     keys = list(per_seed["summary"])
-    lines += ["| seed | " + " | ".join(TITLES[k] for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    lines += table_header(["seed", *(TITLES[k] for k in keys)])
     for row in per_seed["rows"]:
         cells = [_signed(row["diff"][k], k) if k in row["diff"] else "—" for k in keys]
         lines.append(f"| {row['seed']} | " + " | ".join(cells) + " |")
@@ -358,8 +358,7 @@ def write_comparison(comparison: Mapping, out: str | Path) -> list[Path]:
             "for the means; MI's estimate falls with the number of distinct sentences (a resample holds about 63% of "
             "them), so a shift as wide as its interval says the interval is off by about that much.",
             "",
-            f"| figure | a | b | a − b | {CONFIDENCE:.0%} percentile interval | shift |",
-            "|---|---|---|---|---|---|",
+            *table_header(["figure", "a", "b", "a − b", f"{CONFIDENCE:.0%} percentile interval", "shift"]),
         ]
         for k, f in boot["metrics"].items():
             d = DIGITS.get(k, 2)

@@ -219,6 +219,11 @@ def _table_line(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def table_header(columns: Sequence[str]) -> list[str]:
+    """A markdown table's first two lines: the column titles and the separator."""
+    return [_table_line(columns), "|" + "---|" * len(columns)]
+
+
 def _markdown(manifests: list[dict], rows: list[dict]) -> str:
     corpora = sorted({r["corpus"] for r in rows if r["corpus"]})
     first = manifests[0]
@@ -259,7 +264,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
     columns = [*sweep_title, "method", "chosen", "search", "seeds", *(t for _, t in METRICS)]
     if show_diag:
         columns += [t for _, t in DIAGNOSTICS]
-    lines += [_table_line(columns), "|" + "---|" * len(columns)]
+    lines += table_header(columns)
     for r in rows:
         chosen = ", ".join(f"{k}={v}" for k, v in (r["chosen"] or {}).items()) or "—"
         search = f"{r['search']['finished']}/{r['search']['candidates']}" if r["search"]["candidates"] else "—"
@@ -276,8 +281,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             "`train.patience` epochs without a better validation -ELBO; validation -ELBO, KL and MI at the best epoch; "
             "hours: wall-clock training time, summed over the processes that trained it):",
             "",
-            _table_line([*sweep_title, *CONVERGENCE_COLUMNS]),
-            "|" + "---|" * (len(sweep_title) + len(CONVERGENCE_COLUMNS)),
+            *table_header([*sweep_title, *CONVERGENCE_COLUMNS]),
         ]
         for r, c in converged:
             settings = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "—"
