@@ -30,7 +30,7 @@ from scipy import stats
 
 from seqvae.metrics.mutual_info import CHUNK_ELEMENTS, posterior_density_blocks
 from seqvae.sweep.stages import current_manifest
-from seqvae.sweep.tables import DIGITS, METRICS, cell_label, table_header
+from seqvae.sweep.tables import DIGITS, METRICS, cell_label, table_header, table_line
 
 CONFIDENCE = 0.95
 # On a PTB-sized test split (3,761 sentences, z 32), one thread of a busy 2-core CPU: each model's matrix of posterior
@@ -329,7 +329,7 @@ def write_comparison(comparison: Mapping, out: str | Path) -> list[Path]:
     lines += table_header(["seed", *(TITLES[k] for k in keys)])
     for row in per_seed["rows"]:
         cells = [_signed(row["diff"][k], k) if k in row["diff"] else "—" for k in keys]
-        lines.append(f"| {row['seed']} | " + " | ".join(cells) + " |")
+        lines.append(table_line([str(row["seed"]), *cells]))
     means = []
     for k in keys:
         s = per_seed["summary"][k]
@@ -339,7 +339,7 @@ def write_comparison(comparison: Mapping, out: str | Path) -> list[Path]:
             )
         else:
             means.append(f"{_signed(s['mean'], k)} (one seed: no interval)")
-    lines.append("| mean | " + " | ".join(means) + " |")
+    lines.append(table_line(["mean", *means]))
     if boot is None:
         lines += ["", "No bootstrap over sentences (--resamples 0)."]
     else:
@@ -363,9 +363,7 @@ def write_comparison(comparison: Mapping, out: str | Path) -> list[Path]:
         for k, f in boot["metrics"].items():
             d = DIGITS.get(k, 2)
             interval = f"[{_signed(f['low'], k)}, {_signed(f['high'], k)}]"
-            figures = (
-                f"{f['a']:.{d}f} | {f['b']:.{d}f} | {_signed(f['diff'], k)} | {interval} | {_signed(f['shift'], k)}"
-            )
-            lines.append(f"| {TITLES[k]} | {figures} |")
+            figures = [f"{f['a']:.{d}f}", f"{f['b']:.{d}f}", _signed(f["diff"], k), interval, _signed(f["shift"], k)]
+            lines.append(table_line([TITLES[k], *figures]))
     paths[1].write_text("\n".join(lines) + "\n")
     return paths

@@ -214,14 +214,14 @@ CONVERGENCE_COLUMNS = (
 )
 
 
-def _table_line(cells: Sequence[str]) -> str:
+def table_line(cells: Sequence[str]) -> str:
     """One line of a markdown table."""
     return "| " + " | ".join(cells) + " |"
 
 
 def table_header(columns: Sequence[str]) -> list[str]:
     """A markdown table's first two lines: the column titles and the separator."""
-    return [_table_line(columns), "|" + "---|" * len(columns)]
+    return [table_line(columns), "|" + "---|" * len(columns)]
 
 
 def _markdown(manifests: list[dict], rows: list[dict]) -> str:
@@ -272,7 +272,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
         cells += [_fmt(r["metrics"][k], DIGITS.get(k, 2)) for k, _ in METRICS]
         if show_diag:
             cells += [_fmt(r["diagnostics"][k]) for k, _ in DIAGNOSTICS]
-        lines.append(_table_line(cells))
+        lines.append(table_line(cells))
     converged = [(r, c) for r in rows for c in r["convergence"] if c["last_epoch"] is not None]
     if converged:
         lines += [
@@ -289,7 +289,7 @@ def _markdown(manifests: list[dict], rows: list[dict]) -> str:
             values = [_number(c.get(k), d) for k, d in (("val_nelbo", 2), ("val_kl", 3), ("val_mi", 3), ("hours", 2))]
             chosen = "yes" if c["chosen"] else ""
             cells = [*sweep(r), cell_label(r["method"], r["factors"]), settings, str(c["seed"]), chosen]
-            lines.append(_table_line([*cells, str(c["best_epoch"]), str(c["last_epoch"]), early, *values]))
+            lines.append(table_line([*cells, str(c["best_epoch"]), str(c["last_epoch"]), early, *values]))
         hours = [c["hours"] for _, c in converged if c["hours"] is not None]
         lines += ["", f"Training hours in all, the runs above (test evaluation not counted): {sum(hours):.2f}."]
     failed = [f for r in rows for f in r["failed"]]
