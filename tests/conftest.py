@@ -146,7 +146,7 @@ class FakeTraining:
                 errors.append(FloatingPointError("non-finite training loss at step 3"))
                 continue
             out = run.run_dir(self.root)
-            out.mkdir(parents=True)
+            out.mkdir(parents=True, exist_ok=True)
             summary = {"best_val_nelbo": self.score(run), "finished": True}
             (out / "summary.json").write_text(json.dumps(summary))
             if evaluate:

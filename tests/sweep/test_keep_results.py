@@ -7,7 +7,7 @@ from conftest import FakeTraining
 from seqvae.cli import main
 from seqvae.sweep.keep_results import copy_results
 from seqvae.sweep.plan import RunSpec
-from seqvae.sweep.stages import ExperimentSweep, SweepSpec
+from seqvae.sweep.stages import ExperimentSweep, SweepSpec, set_aside
 from seqvae.sweep.tables import build_rows
 
 
@@ -52,3 +52,24 @@ def test_the_copy_holds_finished_runs_results_without_checkpoints_and_a_sweep_ov
     assert copy_results(source, target) == [target / "none" / "default" / "seed=0" / "summary.json"]
     back = copy_results(target, source)
     assert back == [source / "sweep.json"], "the sweep over the copy wrote sweep.json; the older summary stays"
+
+
+def test_a_run_set_aside_to_train_again_is_set_aside_in_the_copy_without_mixing_the_two_runs_files(tmp_path):
+    source, target = tmp_path / "runs", tmp_path / "kept"
+    fake = FakeTraining(source, lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4))
+    ExperimentSweep(_spec(), source, fake.train, fake.evaluate).run()
+    copy_results(source, target)
+    run = RunSpec("none", (), (), 1)
+    set_aside(run.run_dir(source))
+    (run.run_dir(source) / "logs" / "version_0").mkdir(parents=True)
+    (run.run_dir(source) / "logs" / "version_0" / "metrics.csv").write_text("step,val/nelbo\n9,4.0\n")
+    copy_results(source, target)
+    kept = run.run_dir(target)
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()) == [
+        "lost-1/eval-test.json",
+        "lost-1/summary.json",
+    ], "the old run's files are set aside and the unfinished new run is not copied yet"
+    fake.train([run], evaluate=True)
+    copy_results(source, target)
+    assert {p.name for p in kept.iterdir()} == {"lost-1", "logs", "summary.json", "eval-test.json"}
+    assert copy_results(source, target) == [] and copy_results(target, source) == [], "the two agree"

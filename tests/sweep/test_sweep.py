@@ -93,6 +93,31 @@ def test_a_failed_run_is_recorded_skipped_by_selection_and_not_retried(tmp_path)
     assert "Failed runs:" in table and "non-finite" in table
 
 
+def test_a_chosen_run_that_lost_its_checkpoint_before_its_evaluation_is_trained_again_its_old_files_kept(tmp_path):
+    fake = FakeTraining(tmp_path, lambda run: abs(float(dict(run.params).get("dropout.rate", 0)) - 0.4))
+    _sweep(tmp_path, fake).run()
+    lost, kept = RunSpec("none", (), (), 1), RunSpec("awd", (), (("dropout.rate", "0.4"),), 1)
+    for run, checkpoint_there in ((lost, False), (kept, True)):
+        run_dir = run.run_dir(tmp_path)
+        (run_dir / "eval-test.json").unlink()
+        (run_dir / "checkpoints").mkdir()
+        if checkpoint_there:
+            (run_dir / "checkpoints" / "best.ckpt").write_bytes(b"weights")
+        summary = {"best_val_nelbo": 7.0, "best_checkpoint": str(run_dir / "checkpoints" / "best.ckpt")}
+        (run_dir / "summary.json").write_text(json.dumps({**summary, "finished": True}))
+    events = len(fake.events)
+    _sweep(tmp_path, fake).run()
+    assert fake.events[events:] == [("train", lost, True), ("evaluate", lost), ("evaluate", kept)]
+    lost_dir = lost.run_dir(tmp_path)
+    assert sorted(p.name for p in lost_dir.iterdir()) == ["eval-test.json", "lost-1", "summary.json"]
+    assert sorted(p.name for p in (lost_dir / "lost-1").iterdir()) == ["checkpoints", "summary.json"]
+    assert json.loads((lost_dir / "lost-1" / "summary.json").read_text())["best_val_nelbo"] == 7.0
+    assert json.loads((lost_dir / "summary.json").read_text())["best_val_nelbo"] == fake.score(lost)
+    events = len(fake.events)
+    _sweep(tmp_path, fake).run()
+    assert fake.events[events:] == [], "the new run has its evaluation: nothing to do"
+
+
 def test_a_run_that_reached_its_cap_is_launched_again_and_reevaluated_if_it_trained_on(tmp_path):
     fake = FakeTraining(tmp_path, lambda run: float(dict(run.params).get("dropout.rate", 0)))
     _sweep(tmp_path, fake).run()

@@ -12,7 +12,9 @@
 A run is evaluated as soon as it is known to be chosen, so that its checkpoint need not outlive the machine that
 trained it: a search run that is its cell's only candidate and every seeds-stage run in the same job as its training
 (``launch_train(runs, evaluate=True)``), a search run chosen among several right after the search. The test stage
-evaluates what is left (a run trained before, an evaluation that failed).
+evaluates what is left (a run trained before, an evaluation that failed). A run that finished but lost its best
+checkpoint before its evaluation (a run folder taken back from ``seqvae keep-results`` on a new machine) is trained
+again from the start, evaluation and all, its old files kept in ``lost-<n>/`` inside its folder (:func:`set_aside`).
 
 Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
 evaluated one (``eval-<split>.json``) is not launched again, unless it ended at its training cap rather than by
@@ -26,6 +28,7 @@ before its remaining stages; the same command without it continues.
 from __future__ import annotations
 
 import json
+import logging
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -34,7 +37,10 @@ from pathlib import Path
 from seqvae.sweep.plan import RunSpec, candidates, cells, sweep_root
 from seqvae.training.caps import reached_cap, saved_caps
 
+log = logging.getLogger(__name__)
+
 FAILED = "failed.json"
+LOST = "lost-"
 STAGES = ("search", "seeds", "test")
 
 # A launcher takes runs and returns, per run, None on success or the exception that ended it. The training
@@ -127,6 +133,25 @@ def reached_its_cap(run_dir: Path, summary: dict) -> bool:
     (:func:`seqvae.training.run.finished_summary`)."""
     config = read_json(run_dir / "config.json")
     return config is not None and reached_cap(saved_caps(config), summary)
+
+
+def checkpoint_lost(summary: dict) -> bool:
+    """Whether the finished run of ``summary`` names a best checkpoint that is not there (the machine that trained it
+    is gone)."""
+    named = summary.get("best_checkpoint")
+    return named is not None and not Path(named).is_file()
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Move what ``run_dir`` holds, but the folders set aside before, into its next ``lost-<n>`` folder (``n`` from
+    1), so that its run can be trained there again from the start; returns that folder."""
+    taken = [int(p.name.removeprefix(LOST)) for p in run_dir.glob(LOST + "*") if p.name.removeprefix(LOST).isdigit()]
+    aside = run_dir / f"{LOST}{max(taken, default=0) + 1}"
+    aside.mkdir()
+    for entry in run_dir.iterdir():
+        if not entry.name.startswith(LOST):
+            entry.rename(aside / entry.name)
+    return aside
 
 
 def record_failure(run_dir: Path, error: BaseException) -> None:
@@ -226,13 +251,26 @@ class ExperimentSweep:
                 record_failure(self.run_dir(run), error)
 
     def _evaluate(self, runs: list[RunSpec]) -> None:
-        """Evaluate the finished runs among ``runs`` that have no evaluation yet."""
+        """Evaluate the finished runs among ``runs`` that have no evaluation yet; train again, and evaluate, those
+        whose checkpoint is gone."""
         split = self.spec.eval_split
-        todo = [
-            r
-            for r in runs
-            if run_state(self.run_dir(r))[0] == "done" and not eval_file(self.run_dir(r), split).is_file()
-        ]
+        todo, lost = [], []
+        for run in runs:
+            run_dir = self.run_dir(run)
+            state, summary = run_state(run_dir)
+            if state == "done" and not eval_file(run_dir, split).is_file():
+                (lost if checkpoint_lost(summary) else todo).append(run)
+        for run in lost:
+            aside = set_aside(self.run_dir(run))
+            log.warning(
+                "%s finished, but its best checkpoint is gone and it has no %s evaluation: training it again "
+                "(its files are kept in %s)",
+                self.run_dir(run),
+                split,
+                aside.name,
+            )
+        if lost:
+            self._record(lost, self.launch_train(lost, True))
         if todo:
             self._record(todo, self.launch_eval(todo))
 
