@@ -103,11 +103,18 @@ def test_a_chosen_run_that_lost_its_checkpoint_before_its_evaluation_is_trained_
         (run_dir / "checkpoints").mkdir()
         if checkpoint_there:
             (run_dir / "checkpoints" / "best.ckpt").write_bytes(b"weights")
-        summary = {"best_val_nelbo": 7.0, "best_checkpoint": str(run_dir / "checkpoints" / "best.ckpt")}
+        trained_in = tmp_path / "moved-from" / run.method  # where the summary says the run was trained
+        summary = {
+            "best_val_nelbo": 7.0,
+            "out_dir": str(trained_in),
+            "best_checkpoint": f"{trained_in}/checkpoints/best.ckpt",
+        }
         (run_dir / "summary.json").write_text(json.dumps({**summary, "finished": True}))
     events = len(fake.events)
     _sweep(tmp_path, fake).run()
-    assert fake.events[events:] == [("train", lost, True), ("evaluate", lost), ("evaluate", kept)]
+    assert fake.events[events:] == [("train", lost, True), ("evaluate", lost), ("evaluate", kept)], (
+        "a checkpoint is looked for where its run's folder is now"
+    )
     lost_dir = lost.run_dir(tmp_path)
     assert sorted(p.name for p in lost_dir.iterdir()) == ["eval-test.json", "lost-1", "summary.json"]
     assert sorted(p.name for p in (lost_dir / "lost-1").iterdir()) == ["checkpoints", "summary.json"]

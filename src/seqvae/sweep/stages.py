@@ -135,11 +135,23 @@ def reached_its_cap(run_dir: Path, summary: dict) -> bool:
     return config is not None and reached_cap(saved_caps(config), summary)
 
 
-def checkpoint_lost(summary: dict) -> bool:
-    """Whether the finished run of ``summary`` names a best checkpoint that is not there (the machine that trained it
-    is gone)."""
+def best_checkpoint(run_dir: Path, summary: dict) -> Path | None:
+    """The best checkpoint that the finished run of ``summary`` names, in ``run_dir`` where its folder is now (the
+    summary names it where the run was trained); ``None`` where it saved none."""
     named = summary.get("best_checkpoint")
-    return named is not None and not Path(named).is_file()
+    if not named:
+        return None
+    try:
+        return run_dir / Path(named).relative_to(summary["out_dir"])
+    except (KeyError, ValueError):
+        return Path(named)
+
+
+def checkpoint_lost(run_dir: Path, summary: dict) -> bool:
+    """Whether the finished run of ``summary`` in ``run_dir`` names a best checkpoint that is not there (the machine
+    that trained it is gone)."""
+    checkpoint = best_checkpoint(run_dir, summary)
+    return checkpoint is not None and not checkpoint.is_file()
 
 
 def set_aside(run_dir: Path) -> Path:
@@ -259,7 +271,7 @@ class ExperimentSweep:
             run_dir = self.run_dir(run)
             state, summary = run_state(run_dir)
             if state == "done" and not eval_file(run_dir, split).is_file():
-                (lost if checkpoint_lost(summary) else todo).append(run)
+                (lost if checkpoint_lost(run_dir, summary) else todo).append(run)
         for run in lost:
             aside = set_aside(self.run_dir(run))
             log.warning(
