@@ -13,15 +13,17 @@
 # figures are in docs/results.md; this second campaign retrains what still needs test-split numbers, at the choices
 # that ptb-table's search made by validation -ELBO then (docs/results/ptb-table-cpu-converged/table.md: uniform
 # dropout at R 0.3, AWD at R 0.3 and lambda 1; Adam 1e-3), so that its search stage holds one candidate a method.
-# The order:
-#   1. two lanes side by side, one run each: ptb-table's VAE and uniform dropout over 3 seeds, then the authors'
-#      recipe | ptb-table's AWD over 3 seeds and the exact-K control (at AWD's R), ptb-transformer's unregularised row,
-#      ptb-baselines but Lagging, ptb-transformer's dropout rows (they take ptb-table's choices), then Lagging (an
-#      aggressive epoch takes hours: docs/performance.md), so that it holds up no other row. Uniform dropout's and
-#      AWD's seeds run side by side because a run whose checkpoint is lost before its evaluation is trained again:
-#      one run to its test numbers (2 to 3 hours) should fit into one session's machine;
-#   2. when the first lane ends, what is left of the second, two runs at a time.
-# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 2 resumes it.
+# Every session since has had a new machine without the runs root, so a run must reach its test numbers within
+# one session (about 3 hours) or start again in the next (docs/results.md, "What blocks the rest"). The order:
+#   1. two lanes side by side, one run each on one thread: ptb-table's rows (the VAE, uniform dropout and AWD over
+#      3 seeds, then the exact-K control at AWD's R) | the seeds 1 and 2 of Skip-VAE, BN-VAE and the dilated-CNN
+#      decoder; when the first lane ends, the second is stopped;
+#   2. FBP alone on both threads, to fit a session: its two stages took 3.8 hours on one thread beside a second
+#      run, and one run on two threads has 2 / 1.17 = 1.71x the tokens/s of each of two runs side by side
+#      (conf/experiment_scale/ptb-table/cpu.yaml), so about 2.2 hours;
+#   3. the rest two at a time: the seeds of step 1's second lane, then the runs that take longer than a session (the
+#      authors' recipe about 7.4 hours on PTB, Lagging's aggressive epochs hours each) last.
+# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 3 resumes it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
@@ -46,33 +48,22 @@ sweep() {
     echo "=== $(date -u +%FT%TZ) experiment=$1 ${*:3}: exit status $status"
 }
 
-# sweep_entry JOBS "EXPERIMENT [OVERRIDE...]": one entry of the second lane (split on spaces, no globbing).
+# sweep_entry JOBS "EXPERIMENT [OVERRIDE...]": one sweep written as one string (split on spaces, no globbing).
 sweep_entry() {
     local words
     read -ra words <<< "$2"
     sweep "${words[0]}" "$1" "${words[@]:1}"
 }
 
-stop="$SEQVAE_RUNS/.campaign-second-lane-stop"
-second=(
-    "ptb-table $CHOSEN hydra.sweeper.methods=[awd,uniform-exact]"
-    ptb-transformer
-    "ptb-baselines hydra.sweeper.methods=[bn-vae,skip-vae,cnn-vae,fbp]"
-    ptb-transformer
-    ptb-baselines
-)
-rm -f "$stop"
-{
-    sweep ptb-table 1 "$CHOSEN" "hydra.sweeper.methods=[none,uniform]"
-    sweep ptb-table 1 "$CHOSEN"
-} &
+baseline_seeds="ptb-baselines hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae]"
+sweep ptb-table 1 "$CHOSEN" "hydra.sweeper.methods=[none,uniform,awd,uniform-exact]" &
 first_lane=$!
-{ for entry in "${second[@]}"; do [ -e "$stop" ] || sweep_entry 1 "$entry"; done; } &
+sweep_entry 1 "$baseline_seeds" &
 second_lane=$!
 wait "$first_lane"
-touch "$stop"
 pkill -TERM -P "$second_lane"
 wait "$second_lane"
-for entry in "${second[@]}"; do sweep_entry 2 "$entry"; done
+OMP_NUM_THREADS=2 sweep ptb-baselines 1 "hydra.sweeper.methods=[fbp]"
+for entry in "$baseline_seeds" ptb-transformer ptb-baselines "ptb-table $CHOSEN"; do sweep_entry 2 "$entry"; done
 kill "$keeper"
 "$SEQVAE" keep-results "$SEQVAE_RUNS" records
