@@ -7,8 +7,9 @@ from conftest import FakeTraining
 from seqvae.cli import main
 from seqvae.sweep.keep_results import copy_results
 from seqvae.sweep.plan import RunSpec
-from seqvae.sweep.stages import ExperimentSweep, SweepSpec, set_aside
+from seqvae.sweep.stages import ExperimentSweep, SweepSpec
 from seqvae.sweep.tables import build_rows
+from seqvae.training.run_folders import set_aside
 
 
 def _spec():

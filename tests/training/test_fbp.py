@@ -1,6 +1,7 @@
 """FBP (Li et al. 2019): an autoencoder stage, then the VAE from its encoder with a fresh decoder."""
 
 import json
+import shutil
 
 import lightning as L
 import pytest
@@ -10,6 +11,7 @@ from conftest import tiny_config
 from seqvae.checkpoint import load_checkpoint
 from seqvae.config import Config, compose_config
 from seqvae.training.run import PRETRAIN_DIR, autoencoder_stage, fit
+from seqvae.training.run_folders import LOST
 
 
 class FirstWeights(L.Callback):
@@ -73,3 +75,27 @@ def test_an_autoencoder_stage_that_never_validated_hands_on_its_last_checkpoint(
     fit(cfg, tmp_path / "run", [first])
     last = load_checkpoint(tmp_path / "run" / PRETRAIN_DIR / "checkpoints" / "last.ckpt").model.state_dict()
     assert all(torch.equal(v, last[k]) for k, v in first.weights.items() if k.startswith("encoder."))
+
+
+def test_a_finished_autoencoder_stage_is_reused_where_its_folder_is_now(small_corpus, tmp_path):
+    cfg = tiny_config(small_corpus, method="none", max_epochs=1, max_steps=3, pretrain_autoencoder=True)
+    fit(autoencoder_stage(cfg, tmp_path / "trained"), tmp_path / "trained" / PRETRAIN_DIR)
+    shutil.move(tmp_path / "trained", tmp_path / "moved")
+    first = FirstWeights()
+    fit(cfg, tmp_path / "moved", [first])
+    stage = load_checkpoint(tmp_path / "moved" / PRETRAIN_DIR / "checkpoints" / "last.ckpt").model.state_dict()
+    assert all(torch.equal(v, stage[k]) for k, v in first.weights.items() if k.startswith("encoder."))
+    assert not list((tmp_path / "moved" / PRETRAIN_DIR).glob(LOST + "*")), "the moved stage is not trained again"
+
+
+def test_a_finished_autoencoder_stage_whose_checkpoints_are_gone_is_set_aside_and_fitted_again(small_corpus, tmp_path):
+    cfg = tiny_config(small_corpus, method="none", max_epochs=1, max_steps=3, pretrain_autoencoder=True)
+    stage_dir = tmp_path / "run" / PRETRAIN_DIR
+    fit(autoencoder_stage(cfg, tmp_path / "run"), stage_dir)
+    shutil.rmtree(stage_dir / "checkpoints")  # what `seqvae keep-results` keeps of it, on a new machine
+    first = FirstWeights()
+    summary = fit(cfg, tmp_path / "run", [first])
+    assert summary["finished"]
+    assert (stage_dir / f"{LOST}1" / "summary.json").is_file() and not (stage_dir / f"{LOST}1" / "checkpoints").exists()
+    stage = load_checkpoint(stage_dir / "checkpoints" / "last.ckpt").model.state_dict()
+    assert all(torch.equal(v, stage[k]) for k, v in first.weights.items() if k.startswith("encoder."))

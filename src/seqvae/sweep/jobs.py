@@ -11,17 +11,18 @@ from omegaconf import DictConfig
 
 from seqvae.checkpoint import load_checkpoint
 from seqvae.config import Config
-from seqvae.sweep.stages import best_checkpoint, eval_file
+from seqvae.sweep.stages import eval_file
+from seqvae.training.run_folders import saved_checkpoint
 
 
 def evaluate_run(cfg: DictConfig) -> dict:
-    """Evaluate the best checkpoint of the finished run of ``cfg`` (:func:`best_checkpoint`) on the sweep's test
-    split."""
+    """Evaluate the best checkpoint of the finished run of ``cfg``, where its folder is now
+    (:func:`~seqvae.training.run_folders.saved_checkpoint`), on the sweep's test split."""
     from seqvae.metrics.evaluate import evaluate_checkpoint
 
     sweeper = HydraConfig.get().sweeper
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    checkpoint = best_checkpoint(run_dir, json.loads((run_dir / "summary.json").read_text()))
+    checkpoint = saved_checkpoint(run_dir, json.loads((run_dir / "summary.json").read_text()))
     if checkpoint is None:
         raise ValueError(f"{run_dir} saved no best checkpoint (it never validated): nothing to evaluate")
     return evaluate_checkpoint(

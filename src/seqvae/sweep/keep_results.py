@@ -8,8 +8,9 @@ them, keeping the folder layout, so that a git repository can keep a campaign's 
 them back: a sweep rerun over the copy reuses its finished and evaluated runs, and ``seqvae report``, ``compare`` and
 ``plot`` work on it. Only a run that has finished is copied (an unfinished one resumes from its checkpoint, which is
 not kept); what needs a checkpoint (sampling, the adversary's analyses) needs the run itself. A run that the sweep set
-aside to train again (its checkpoint was lost before its evaluation: :func:`~seqvae.sweep.stages.set_aside`) is set
-aside in the copy too, so that the copy never mixes the old run's files with the new one's.
+aside to train again (its checkpoint was lost before its evaluation:
+:func:`~seqvae.training.run_folders.set_aside`) is set aside in the copy too, so that the copy never mixes the old
+run's files with the new one's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from seqvae.sweep.stages import LOST, run_state, set_aside
+from seqvae.sweep.stages import run_state
+from seqvae.training.run_folders import LOST, set_aside
 
 # A finished run's result files, as globs in its folder.
 RUN_FILES = (

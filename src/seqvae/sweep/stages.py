@@ -14,7 +14,8 @@ trained it: a search run that is its cell's only candidate and every seeds-stage
 (``launch_train(runs, evaluate=True)``), a search run chosen among several right after the search. The test stage
 evaluates what is left (a run trained before, an evaluation that failed). A run that finished but lost its best
 checkpoint before its evaluation (a run folder taken back from ``seqvae keep-results`` on a new machine) is trained
-again from the start, evaluation and all, its old files kept in ``lost-<n>/`` inside its folder (:func:`set_aside`).
+again from the start, evaluation and all, its old files kept in ``lost-<n>/`` inside its folder
+(:func:`~seqvae.training.run_folders.set_aside`).
 
 Each run lives in its own folder (:meth:`RunSpec.run_dir`). A finished run (``summary.json``) or an
 evaluated one (``eval-<split>.json``) is not launched again, unless it ended at its training cap rather than by
@@ -36,11 +37,11 @@ from pathlib import Path
 
 from seqvae.sweep.plan import RunSpec, candidates, cells, sweep_root
 from seqvae.training.caps import reached_cap, saved_caps
+from seqvae.training.run_folders import saved_checkpoint, set_aside
 
 log = logging.getLogger(__name__)
 
 FAILED = "failed.json"
-LOST = "lost-"
 STAGES = ("search", "seeds", "test")
 
 # A launcher takes runs and returns, per run, None on success or the exception that ended it. The training
@@ -135,35 +136,11 @@ def reached_its_cap(run_dir: Path, summary: dict) -> bool:
     return config is not None and reached_cap(saved_caps(config), summary)
 
 
-def best_checkpoint(run_dir: Path, summary: dict) -> Path | None:
-    """The best checkpoint that the finished run of ``summary`` names, in ``run_dir`` where its folder is now (the
-    summary names it where the run was trained); ``None`` where it saved none."""
-    named = summary.get("best_checkpoint")
-    if not named:
-        return None
-    try:
-        return run_dir / Path(named).relative_to(summary["out_dir"])
-    except (KeyError, ValueError):
-        return Path(named)
-
-
 def checkpoint_lost(run_dir: Path, summary: dict) -> bool:
     """Whether the finished run of ``summary`` in ``run_dir`` names a best checkpoint that is not there (the machine
     that trained it is gone)."""
-    checkpoint = best_checkpoint(run_dir, summary)
+    checkpoint = saved_checkpoint(run_dir, summary)
     return checkpoint is not None and not checkpoint.is_file()
-
-
-def set_aside(run_dir: Path) -> Path:
-    """Move what ``run_dir`` holds, but the folders set aside before, into its next ``lost-<n>`` folder (``n`` from
-    1), so that its run can be trained there again from the start; returns that folder."""
-    taken = [int(p.name.removeprefix(LOST)) for p in run_dir.glob(LOST + "*") if p.name.removeprefix(LOST).isdigit()]
-    aside = run_dir / f"{LOST}{max(taken, default=0) + 1}"
-    aside.mkdir()
-    for entry in run_dir.iterdir():
-        if not entry.name.startswith(LOST):
-            entry.rename(aside / entry.name)
-    return aside
 
 
 def record_failure(run_dir: Path, error: BaseException) -> None:

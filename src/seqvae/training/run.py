@@ -27,6 +27,7 @@ from seqvae.training.aggressive import AggressiveVAETask
 from seqvae.training.caps import unreached_cap_changes
 from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
 from seqvae.training.logged import monitor
+from seqvae.training.run_folders import saved_checkpoint, set_aside
 from seqvae.training.task import VAETask
 
 log = logging.getLogger(__name__)
@@ -232,14 +233,33 @@ def autoencoder_stage(cfg: Config, out_dir: str | Path) -> Config:
     return dataclasses.replace(cfg, anneal=anneal, train=train, out_dir=str(Path(out_dir) / PRETRAIN_DIR))
 
 
+def pretrained_encoder(cfg: Config, out_dir: Path) -> Path:
+    """FBP's :func:`autoencoder_stage` of the run of ``cfg``, fitted or reused in ``OUT_DIR/pretrain``; returns the
+    checkpoint whose encoder the VAE starts from: the stage's best, its last if it never validated
+    (``train.max_steps`` within an epoch). A finished stage whose checkpoint is gone (its result files taken back
+    from ``seqvae keep-results`` on a new machine) is set aside in ``pretrain/lost-<n>`` and fitted again."""
+    stage, stage_dir = autoencoder_stage(cfg, out_dir), out_dir / PRETRAIN_DIR
+    source = _encoder_checkpoint(stage_dir, fit(stage, stage_dir))
+    if not source.is_file():
+        aside = set_aside(stage_dir)
+        log.warning(
+            "%s finished, but %s is gone: training it again (its files are kept in %s)", stage_dir, source, aside
+        )
+        source = _encoder_checkpoint(stage_dir, fit(stage, stage_dir))
+    return source
+
+
+def _encoder_checkpoint(stage_dir: Path, summary: dict) -> Path:
+    return saved_checkpoint(stage_dir, summary) or saved_checkpoint(stage_dir, summary, "last_checkpoint")
+
+
 def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Train (or resume) the run of ``cfg`` in ``out_dir``; a finished run is not trained again.
 
     Writes ``config.json``, ``checkpoints/{best,last}.ckpt`` and logs there, and returns a summary
     with the best validation -ELBO (``best_val_rec`` for an autoencoder) and the checkpoint paths (``summary.json``,
-    ``finished: true``). With ``train.pretrain_autoencoder`` (FBP), the :func:`autoencoder_stage` is fitted (or
-    reused) first in ``OUT_DIR/pretrain``, and a run that starts afresh takes the encoder of its best checkpoint
-    (the decoder stays freshly initialised: their ``reset_dec``).
+    ``finished: true``). With ``train.pretrain_autoencoder`` (FBP), a run that starts afresh takes the encoder of
+    its :func:`pretrained_encoder` (the decoder stays freshly initialised: their ``reset_dec``).
     A folder whose run saved no checkpoint yet is started afresh, whatever config it held. A second process
     on the same folder fails at once (:class:`RunLock`); SIGINT or SIGTERM stops the run with ``last.ckpt`` saved
     and raises :class:`RunInterrupted`.
@@ -255,18 +275,14 @@ def fit(cfg: Config, out_dir: str | Path, extra_callbacks: Sequence[L.Callback] 
             if last.is_file():
                 check_resumable(changes, out_dir)
         resume = str(last) if cfg.train.resume and last.is_file() else None
-        pretrained = (
-            fit(autoencoder_stage(cfg, out_dir), out_dir / PRETRAIN_DIR) if cfg.train.pretrain_autoencoder else None
-        )
+        encoder = pretrained_encoder(cfg, out_dir) if cfg.train.pretrain_autoencoder and resume is None else None
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         data = TextDataModule(cfg.data, seed=cfg.seed)
         check_batch_limits(cfg, data)
         task = (AggressiveVAETask if cfg.train.aggressive else VAETask)(cfg.to_dict(), data.vocab.words)
-        if pretrained is not None and resume is None:
-            # The stage's best checkpoint; its last if it never validated (train.max_steps within an epoch).
-            source = pretrained["best_checkpoint"] or pretrained["last_checkpoint"]
-            task.model.encoder.load_state_dict(load_checkpoint(source).model.encoder.state_dict())
-            log.info("starting from the encoder of %s", source)
+        if encoder is not None:
+            task.model.encoder.load_state_dict(load_checkpoint(encoder).model.encoder.state_dict())
+            log.info("starting from the encoder of %s", encoder)
         trainer = build_trainer(cfg, out_dir, extra_callbacks)
         if trainer.is_global_zero:
             _write_json(out_dir / "config.json", cfg.to_dict())
