@@ -18,12 +18,12 @@
 #   1. two lanes side by side, one run each on one thread: ptb-table's rows (the VAE, uniform dropout and AWD over
 #      3 seeds, then the exact-K control at AWD's R) | the seeds 1 and 2 of Skip-VAE, BN-VAE and the dilated-CNN
 #      decoder; when the first lane ends, the second is stopped;
-#   2. FBP alone on both threads, to fit a session: its two stages took 3.8 hours on one thread beside a second
-#      run, and one run on two threads has 2 / 1.17 = 1.71x the tokens/s of each of two runs side by side
-#      (conf/experiment_scale/ptb-table/cpu.yaml), so about 2.2 hours;
-#   3. the rest two at a time: the seeds of step 1's second lane, then the runs that take longer than a session (the
-#      authors' recipe about 7.4 hours on PTB, Lagging's aggressive epochs hours each) last.
-# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 3 resumes it.
+#   2. one run at a time on both threads: FBP, to fit a session (its two stages took 3.8 hours on one thread beside
+#      a second run, and one run on two threads has 2 / 1.17 = 1.71x the tokens/s of each of two runs side by side,
+#      conf/experiment_scale/ptb-table/cpu.yaml, so about 2.2 hours), then what is left of those seeds;
+#   3. the rest two at a time, the runs that take longer than a session (the authors' recipe about 7.4 hours on PTB,
+#      Lagging's aggressive epochs hours each) last.
+# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 2 resumes it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
@@ -63,7 +63,8 @@ second_lane=$!
 wait "$first_lane"
 pkill -TERM -P "$second_lane"
 wait "$second_lane"
-OMP_NUM_THREADS=2 sweep ptb-baselines 1 "hydra.sweeper.methods=[fbp]"
+# FBP's search run comes before the other methods' seeds; naming them keeps their rows in sweep.json.
+OMP_NUM_THREADS=2 sweep ptb-baselines 1 "hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae,fbp]"
 for entry in "$baseline_seeds" ptb-transformer ptb-baselines "ptb-table $CHOSEN"; do sweep_entry 2 "$entry"; done
 kill "$keeper"
 "$SEQVAE" keep-results "$SEQVAE_RUNS" records
