@@ -192,3 +192,23 @@ def test_compare_writes_its_files_and_fails_clearly(tmp_path, capsys):
         run["eval"] = run["eval"] if (run["method"], run["seed"]) in (("awd", 0), ("uniform", 1)) else None
     (root / "sweep.json").write_text(json.dumps(sweep))
     assert "no seed has an evaluated run of both cells" in command_error(capsys, argv)
+
+
+def test_cells_of_two_sweeps_are_paired_over_the_seeds_both_evaluated(tmp_path, capsys):
+    manifests = {name: fake_sweep(tmp_path / name, seeds=seeds) for name, seeds in (("a", (0, 1, 2)), ("b", (0, 1)))}
+    base = synthetic_rows(np.random.default_rng(0), n=100)
+    for name, manifest in manifests.items():
+        shift = 1.0 if name == "a" else 0.0
+        write_sentence_rows(tmp_path / name, manifest, lambda run, shift=shift: {**base, "rec": base["rec"] + shift})
+    argv = ["compare", str(tmp_path / "a"), "--a", "awd", "--b", "awd", "--b-sweep", str(tmp_path / "b")]
+    main([*argv, "--resamples", "20", "--out", str(tmp_path)])
+    comparison = json.loads((tmp_path / "compare-awd-vs-awd.json").read_text())
+    assert comparison["per_seed"]["seeds"] == [0, 1], "b's sweep ran seeds 0 and 1 only"
+    assert [r["diff"]["kl"] for r in comparison["per_seed"]["rows"]] == [0.0, 0.0], "the same cell, two sweeps"
+    assert comparison["bootstrap"]["metrics"]["rec"]["low"] == pytest.approx(1.0), "b's rows come from b's sweep"
+    assert comparison["b_sweep"] == comparison["sweep"] == {"experiment": "t", "scale": "cpu"}
+    assert "paired differences (t vs t, cpu scale)" in (tmp_path / "compare-awd-vs-awd.md").read_text()
+
+    ahead = compare_cells(tmp_path / "a", "awd", "uniform", resamples=0, b_root=tmp_path / "b")["per_seed"]
+    assert [r["diff"]["kl"] for r in ahead["rows"]] == [10.0, 11.0], "awd_ahead over b's uniform dropout"
+    assert "are the same cell" in command_error(capsys, argv[:-2])

@@ -81,10 +81,11 @@ def compare(argv: list[str]) -> None:
 
     p = Parser(
         prog="seqvae compare",
-        description="Paired differences a - b between two cells of a sweep (-ELBO, rec, KL, MI, NLL, PPL, AU): per "
-        "seed, from each chosen run's test evaluation, with their mean and 95% Student t interval over the seeds both "
-        "ran; and for one seed pair, a paired bootstrap over the test sentences (95% percentile interval; needs the "
-        "per-sentence values `seqvae evaluate` writes beside its JSON). Writes compare-A-vs-B.md and .json.",
+        description="Paired differences a - b between two cells of a sweep, or of two sweeps (-ELBO, rec, KL, MI, "
+        "NLL, PPL, AU): per seed, from each chosen run's test evaluation, with their mean and 95% Student t interval "
+        "over the seeds both ran; and for one seed pair, a paired bootstrap over the test sentences (95% percentile "
+        "interval; needs the per-sentence values `seqvae evaluate` writes beside its JSON). Writes compare-A-vs-B.md "
+        "and .json.",
     )
     p.add_argument("sweep", help="the sweep's folder (holding sweep.json)")
     p.add_argument(
@@ -95,6 +96,13 @@ def compare(argv: list[str]) -> None:
         "run folder's name: awd; uniform,dropout.rate=0.3 in a sweep that reports several rates",
     )
     p.add_argument("--b", required=True, metavar="CELL", help="the other cell, written as --a")
+    p.add_argument(
+        "--b-sweep",
+        default=None,
+        metavar="DIR",
+        help="the sweep folder of --b where it is another sweep of the same protocol, one table with SWEEP in "
+        "`seqvae report` (say, ptb-baselines' Skip-VAE against ptb-table's uniform dropout); default: SWEEP",
+    )
     p.add_argument(
         "--seed", type=int, default=None, metavar="S", help="the bootstrap's seed pair (default: the first both ran)"
     )
@@ -110,7 +118,9 @@ def compare(argv: list[str]) -> None:
     p.add_argument("--out", default=None, help="folder for the files (default: the sweep's folder)")
     args = p.parse_args(argv)
     check_outputs(folders=(args.out,))
-    comparison = compare_cells(args.sweep, args.a, args.b, args.seed, args.resamples, args.bootstrap_seed)
+    comparison = compare_cells(
+        args.sweep, args.a, args.b, args.seed, args.resamples, args.bootstrap_seed, b_root=args.b_sweep
+    )
     paths = write_comparison(comparison, args.out or args.sweep)
     for path in paths:
         print(f"wrote {path}")

@@ -1,4 +1,5 @@
-"""``seqvae compare``: paired differences ``a - b`` between two cells of a sweep, with 95% intervals.
+"""``seqvae compare``: paired differences ``a - b`` between two cells of a sweep (or of two sweeps of one protocol),
+with 95% intervals.
 
 1. Per seed: for every seed whose chosen run of both cells was evaluated, the difference of each test figure of
    their ``eval-<split>.json``; over those ``n`` seeds the mean, the sample std ``s`` and the Student t interval
@@ -241,26 +242,36 @@ def compare_cells(
     seed: int | None = None,
     resamples: int = RESAMPLES,
     bootstrap_seed: int = BOOTSTRAP_SEED,
+    b_root: str | Path | None = None,
 ) -> dict:
-    """The comparison ``a - b`` of two cells (:func:`parse_cell`) of the sweep in ``root``: :func:`per_seed_differences`
-    over the seeds both evaluated and, unless ``resamples`` is 0, the :func:`paired_bootstrap` of the seed pair
-    ``seed`` (default: the first of them in the sweep's order)."""
-    root = Path(root)
-    manifest = current_manifest(root)
-    cells = [find_cell(manifest, text) for text in (a, b)]
-    if cells[0] is cells[1]:
+    """The comparison ``a - b`` of two cells (:func:`parse_cell`) of the sweep in ``root``, or of ``a`` there and ``b``
+    in the sweep in ``b_root`` (another sweep of the same protocol: one table of ``seqvae report ROOT B_ROOT``):
+    :func:`per_seed_differences` over the seeds both evaluated and, unless ``resamples`` is 0, the
+    :func:`paired_bootstrap` of the seed pair ``seed`` (default: the first of them in ``a``'s sweep's order)."""
+    roots = (Path(root), Path(root if b_root is None else b_root))
+    manifests = [current_manifest(r) for r in roots]
+    manifest = manifests[0]
+    for key in ("eval_split", "eval_samples"):
+        if manifests[1][key] != manifest[key]:
+            raise ValueError(f"the two sweeps' test stages differ in {key}: {manifest[key]} and {manifests[1][key]}")
+    cells = [find_cell(m, text) for m, text in zip(manifests, (a, b), strict=True)]
+    if roots[0] == roots[1] and cells[0] == cells[1]:
         raise ValueError(f"--a {a} and --b {b} are the same cell, {cell_name(cells[0])}")
-    runs = [evaluated_runs(manifest, cell) for cell in cells]
+    runs = [evaluated_runs(m, cell) for m, cell in zip(manifests, cells, strict=True)]
     seeds = [s for s in manifest["seeds"] if s in runs[0] and s in runs[1]]
     if not seeds:
         raise ValueError(
             f"no seed has an evaluated run of both cells: {cell_name(cells[0])} has {sorted(runs[0])}, "
             f"{cell_name(cells[1])} has {sorted(runs[1])}"
         )
-    evaluations = {s: tuple(json.loads((root / r[s]["eval"]).read_text()) for r in runs) for s in seeds}
+    evaluations = {
+        s: tuple(json.loads((r_root / r[s]["eval"]).read_text()) for r_root, r in zip(roots, runs, strict=True))
+        for s in seeds
+    }
     first, split = evaluations[seeds[0]][0]["metrics"]["nelbo"], manifest["eval_split"]
     comparison = {
         "sweep": {k: manifest[k] for k in ("experiment", "scale")},
+        **({"b_sweep": {k: manifests[1][k] for k in ("experiment", "scale")}} if roots[0] != roots[1] else {}),
         **{
             side: {"cell": cell_name(c), "method": c["method"], "factors": c["factors"], "chosen": c["chosen"]}
             for side, c in zip("ab", cells, strict=True)
@@ -280,7 +291,7 @@ def compare_cells(
         pair = seeds[0] if seed is None else seed
         if pair not in seeds:
             raise ValueError(f"--seed {pair}: the seeds with an evaluated run of both cells are {seeds}")
-        rows = [load_sentence_rows(root, r[pair]) for r in runs]
+        rows = [load_sentence_rows(r_root, r[pair]) for r_root, r in zip(roots, runs, strict=True)]
         comparison["bootstrap"] = {
             "seed": pair,
             "split": split,
@@ -294,6 +305,12 @@ def _signed(value: float, key: str) -> str:
     """``value`` with its sign, at the table's digits for ``key``; ``+0.00``, not ``-0.00``, for what rounds to 0."""
     digits = DIGITS.get(key, 2)
     return f"{round(value, digits) + 0.0:+.{digits}f}"
+
+
+def _sweeps(comparison: Mapping) -> str:
+    """The sweep's experiment, or ``A vs B`` for cells of two sweeps."""
+    names = [comparison[k]["experiment"] for k in ("sweep", "b_sweep") if k in comparison]
+    return " vs ".join(names)
 
 
 def _cell_line(side: str, cell: Mapping) -> str:
@@ -310,7 +327,7 @@ def write_comparison(comparison: Mapping, out: str | Path) -> list[Path]:
     paths[0].write_text(json.dumps(comparison, indent=2) + "\n")
     sweep, upper = comparison["sweep"], (1 + CONFIDENCE) / 2
     lines = [
-        f"# {a['cell']} vs {b['cell']}: paired differences ({sweep['experiment']}, {sweep['scale']} scale)",
+        f"# {a['cell']} vs {b['cell']}: paired differences ({_sweeps(comparison)}, {sweep['scale']} scale)",
         "",
         _cell_line("a", a),
         _cell_line("b", b),
