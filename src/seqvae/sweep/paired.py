@@ -249,13 +249,13 @@ def compare_cells(
     :func:`per_seed_differences` over the seeds both evaluated and, unless ``resamples`` is 0, the
     :func:`paired_bootstrap` of the seed pair ``seed`` (default: the first of them in ``a``'s sweep's order)."""
     roots = (Path(root), Path(root if b_root is None else b_root))
-    manifests = [current_manifest(r) for r in roots]
-    manifest = manifests[0]
+    manifest = current_manifest(roots[0])
+    manifests = [manifest, manifest if roots[1] == roots[0] else current_manifest(roots[1])]
     for key in ("eval_split", "eval_samples"):
         if manifests[1][key] != manifest[key]:
             raise ValueError(f"the two sweeps' test stages differ in {key}: {manifest[key]} and {manifests[1][key]}")
     cells = [find_cell(m, text) for m, text in zip(manifests, (a, b), strict=True)]
-    if roots[0] == roots[1] and cells[0] == cells[1]:
+    if cells[0] is cells[1]:
         raise ValueError(f"--a {a} and --b {b} are the same cell, {cell_name(cells[0])}")
     runs = [evaluated_runs(m, cell) for m, cell in zip(manifests, cells, strict=True)]
     seeds = [s for s in manifest["seeds"] if s in runs[0] and s in runs[1]]
