@@ -4,6 +4,7 @@ import json
 import math
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from conftest import FakeTraining, command_error
@@ -16,6 +17,7 @@ from seqvae.sweep.plan import RunSpec, candidates, cells, parse_values
 from seqvae.sweep.stages import ExperimentSweep, SweepSpec
 from seqvae.sweep.tables import build_rows, read_metrics, summarise, training_hours, write_report
 from seqvae.training.interruption import RunInterrupted
+from seqvae.training.run_folders import PRETRAIN_DIR
 
 
 def test_plan_leaves_dropout_keys_out_of_the_methods_without_word_dropout():
@@ -173,12 +175,23 @@ def test_sweeps_of_one_protocol_make_one_table_and_of_two_protocols_none(tmp_pat
         write_report([tmp_path / "a", tmp_path / "c"], tmp_path / "mixed")
 
 
+def log_span(folder: Path, seconds: float) -> None:
+    """A TensorBoard log in ``folder`` whose events span ``seconds`` (its first event is its creation, now)."""
+    with SummaryWriter(folder) as writer:
+        for step, t in enumerate((0.0, seconds / 2, seconds)):
+            writer.add_scalar("train/loss", 1.0, step, walltime=time.time() + t)
+
+
 def test_training_hours_sum_the_span_of_each_process(tmp_path):
     assert training_hours(tmp_path) is None
-    for version, seconds in enumerate((1800.0, 3600.0)):  # a log's first event is its creation, now
-        with SummaryWriter(tmp_path / "tensorboard" / f"version_{version}") as writer:
-            for step, t in enumerate((0.0, seconds / 2, seconds)):
-                writer.add_scalar("train/loss", 1.0, step, walltime=time.time() + t)
+    for version, seconds in enumerate((1800.0, 3600.0)):
+        log_span(tmp_path / "tensorboard" / f"version_{version}", seconds)
+    assert training_hours(tmp_path) == pytest.approx(1.5, abs=0.001)
+
+
+def test_training_hours_count_fbps_autoencoder_stage(tmp_path):
+    log_span(tmp_path / PRETRAIN_DIR / "tensorboard" / "version_0", 3600.0)
+    log_span(tmp_path / "tensorboard" / "version_0", 1800.0)
     assert training_hours(tmp_path) == pytest.approx(1.5, abs=0.001)
 
 

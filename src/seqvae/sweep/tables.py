@@ -18,6 +18,7 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 
 from seqvae.sweep.stages import current_manifest
 from seqvae.training import logged
+from seqvae.training.run_folders import PRETRAIN_DIR
 
 # (key in eval-<split>.json "metrics", column title)
 METRICS = (
@@ -78,13 +79,15 @@ def last_epoch_diagnostics(run_dir: Path) -> dict[str, float]:
 
 
 def training_hours(run_dir: Path) -> float | None:
-    """Hours the run trained: over its TensorBoard logs (one per process that trained it), the time from the first
-    to the last event of each, summed, so the gaps between a stop and its resumption do not count (nor the few
-    seconds before a process's first logged step). ``None`` without logs."""
+    """Hours the run trained: over its TensorBoard logs (one per process that trained it, FBP's autoencoder stage's
+    in its ``pretrain`` folder included), the time from the first to the last event of each, summed, so the gaps
+    between a stop and its resumption do not count (nor the few seconds before a process's first logged step).
+    ``None`` without logs."""
     spans = []
-    for path in sorted((run_dir / "tensorboard").glob("version_*/events.out.tfevents.*")):
-        times = [event.wall_time for event in EventFileLoader(str(path)).Load()]
-        spans.append(times[-1] - times[0] if times else 0.0)
+    for folder in (run_dir, run_dir / PRETRAIN_DIR):
+        for path in sorted((folder / "tensorboard").glob("version_*/events.out.tfevents.*")):
+            times = [event.wall_time for event in EventFileLoader(str(path)).Load()]
+            spans.append(times[-1] - times[0] if times else 0.0)
     return sum(spans) / 3600 if spans else None
 
 

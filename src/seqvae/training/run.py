@@ -27,13 +27,11 @@ from seqvae.training.aggressive import AggressiveVAETask
 from seqvae.training.caps import unreached_cap_changes
 from seqvae.training.interruption import RunInterrupted, RunLock, StopSignals
 from seqvae.training.logged import monitor
-from seqvae.training.run_folders import saved_checkpoint, set_aside
+from seqvae.training.run_folders import PRETRAIN_DIR, saved_checkpoint, set_aside
 from seqvae.training.task import VAETask
 
 log = logging.getLogger(__name__)
 
-# Where a run with ``train.pretrain_autoencoder`` (FBP) keeps its autoencoder stage: a run folder of its own.
-PRETRAIN_DIR = "pretrain"
 # Config keys that do not change what a run computes: a finished run is reused whatever they say.
 NON_RESULT_KEYS = {"out_dir", "train.progress_bar"}
 # Keys a rerun may change and still resume the run in its folder: how long it trains, on what hardware, what it logs.

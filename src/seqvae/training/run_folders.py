@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 LOST = "lost-"
+# Where a run with ``train.pretrain_autoencoder`` (FBP) keeps its autoencoder stage: a run folder of its own.
+PRETRAIN_DIR = "pretrain"
 
 
 def saved_checkpoint(run_dir: Path, summary: dict, key: str = "best_checkpoint") -> Path | None:
