@@ -14,16 +14,13 @@
 # that ptb-table's search made by validation -ELBO then (docs/results/ptb-table-cpu-converged/table.md: uniform
 # dropout at R 0.3, AWD at R 0.3 and lambda 1; Adam 1e-3), so that its search stage holds one candidate a method.
 # Every session since has had a new machine without the runs root, so a run must reach its test numbers within
-# one session (about 3 hours) or start again in the next (docs/results.md, "What blocks the rest"). The order:
-#   1. two lanes side by side, one run each on one thread: ptb-table's rows (the VAE, uniform dropout and AWD over
-#      3 seeds, then the exact-K control at AWD's R) | the seeds 1 and 2 of Skip-VAE, BN-VAE and the dilated-CNN
-#      decoder; when the first lane ends, the second is stopped;
-#   2. one run at a time on both threads: FBP, to fit a session (its two stages took 3.8 hours on one thread beside
-#      a second run, and one run on two threads has 2 / 1.17 = 1.71x the tokens/s of each of two runs side by side,
-#      conf/experiment_scale/ptb-table/cpu.yaml, so about 2.2 hours), then what is left of those seeds;
-#   3. the rest two at a time, the runs that take longer than a session (the authors' recipe about 7.4 hours on PTB,
-#      Lagging's aggressive epochs hours each) last.
-# The second lane is stopped with SIGTERM, which makes its run save last.ckpt; step 2 resumes it.
+# one session (about 3 hours) or start again in the next (docs/results.md, "What blocks the rest"). Done so far:
+# ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control), Skip-VAE's 3 seeds, seed 0
+# of BN-VAE and the dilated-CNN decoder, FBP (alone on both threads to fit a session, 2026-12-02), the Transformer's
+# rows. The order now, two runs at a time on one thread each (finished runs are reused):
+#   1. the seeds 1 and 2 of BN-VAE and the dilated-CNN decoder;
+#   2. the runs that take longer than a session (the authors' recipe about 7.4 hours on PTB, Lagging's aggressive
+#      epochs hours each) last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
@@ -55,16 +52,8 @@ sweep_entry() {
     sweep "${words[0]}" "$1" "${words[@]:1}"
 }
 
-baseline_seeds="ptb-baselines hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae]"
-sweep ptb-table 1 "$CHOSEN" "hydra.sweeper.methods=[none,uniform,awd,uniform-exact]" &
-first_lane=$!
-sweep_entry 1 "$baseline_seeds" &
-second_lane=$!
-wait "$first_lane"
-pkill -TERM -P "$second_lane"
-wait "$second_lane"
-# FBP's search run comes before the other methods' seeds; naming them keeps their rows in sweep.json.
-OMP_NUM_THREADS=2 sweep ptb-baselines 1 "hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae,fbp]"
+# Naming FBP keeps its row in sweep.json.
+baseline_seeds="ptb-baselines hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae,fbp]"
 for entry in "$baseline_seeds" ptb-transformer ptb-baselines "ptb-table $CHOSEN"; do sweep_entry 2 "$entry"; done
 kill "$keeper"
 "$SEQVAE" keep-results "$SEQVAE_RUNS" records
