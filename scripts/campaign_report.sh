@@ -65,25 +65,36 @@ adversary_figures() {
     "$SEQVAE" pos-saliency "$ckpt" --split test --out "$out" || echo "skip the POS saliency of $1"
 }
 
+# compare_pairs SWEEP OUT B_SWEEP "A B"...: the paired differences of each cell A of SWEEP with the cell B of
+# B_SWEEP (empty: SWEEP itself), skipping a pair whose cells have no evaluated run yet.
+compare_pairs() {
+    local sweep=$1 out=$2 other=() a b
+    [ -n "$3" ] && other=(--b-sweep "$SEQVAE_RUNS/$3-cpu")
+    shift 3
+    for pair in "$@"; do
+        read -r a b <<< "$pair"
+        "$SEQVAE" compare "$SEQVAE_RUNS/$sweep-cpu" --a "$a" --b "$b" "${other[@]}" --out "$out" \
+            || echo "skip compare $a vs $b ($sweep): not evaluated yet"
+    done
+}
+
 if started ptb-table; then
     "$SEQVAE" report "$SEQVAE_RUNS/ptb-table-cpu" --out "$TABLES/ptb-table-cpu-converged"
     "$SEQVAE" plot "$SEQVAE_RUNS/ptb-table-cpu" --out "$FIGURES/ptb-table-cpu-converged"
-    for pair in "awd uniform" "awd uniform-exact" "awd-authors uniform" "uniform none" "awd none"; do
-        set -- $pair
-        "$SEQVAE" compare "$SEQVAE_RUNS/ptb-table-cpu" --a "$1" --b "$2" --out "$TABLES/ptb-table-cpu-converged" \
-            || echo "skip compare $1 vs $2: not evaluated yet"
-    done
+    compare_pairs ptb-table "$TABLES/ptb-table-cpu-converged" "" \
+        "awd uniform" "awd uniform-exact" "awd-authors uniform" "uniform none" "awd none"
     adversary_figures ptb-table adversary-ptb-converged
 fi
 if started ptb-transformer; then
     "$SEQVAE" report "$SEQVAE_RUNS/ptb-transformer-cpu" --out "$TABLES/ptb-transformer-cpu"
-    "$SEQVAE" compare "$SEQVAE_RUNS/ptb-transformer-cpu" --a awd --b uniform --out "$TABLES/ptb-transformer-cpu" \
-        || echo "skip compare awd vs uniform (Transformer): not evaluated yet"
+    compare_pairs ptb-transformer "$TABLES/ptb-transformer-cpu" "" "awd uniform" "uniform none" "awd none"
 fi
 if started ptb-baselines; then
     "$SEQVAE" report "$SEQVAE_RUNS/ptb-table-cpu" "$SEQVAE_RUNS/ptb-baselines-cpu" "$SEQVAE_RUNS/ptb-transformer-cpu" \
         --out "$TABLES/ptb-all-cpu"
     "$SEQVAE" plot "$SEQVAE_RUNS/ptb-table-cpu" "$SEQVAE_RUNS/ptb-baselines-cpu" --out "$FIGURES/ptb-all-cpu"
+    compare_pairs ptb-baselines "$TABLES/ptb-all-cpu" ptb-table \
+        "skip-vae uniform" "skip-vae none" "skip-vae awd" "fbp none" "fbp uniform"
 fi
 for ablation in lambda-ablation rate-ablation; do
     if started "$ablation"; then
