@@ -13,14 +13,16 @@
 # figures are in docs/results.md; this second campaign retrains what still needs test-split numbers, at the choices
 # that ptb-table's search made by validation -ELBO then (docs/results/ptb-table-cpu-converged/table.md: uniform
 # dropout at R 0.3, AWD at R 0.3 and lambda 1; Adam 1e-3), so that its search stage holds one candidate a method.
-# Every session since has had a new machine without the runs root, so a run must reach its test numbers within
-# one session (about 3 hours) or start again in the next (docs/results.md, "What blocks the rest"). Done so far:
+# Every session from 2026-12-01 to the afternoon of 2026-12-02 had a new machine without the runs root, so a run had
+# to reach its test numbers within one session (about 3 hours); the session of 2026-12-02 18:51 UTC found the previous
+# one's machine, runs root and checkpoints included (docs/results.md, "What blocks the rest"). Done so far:
 # ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control), Skip-VAE's 3 seeds, seed 0
-# of BN-VAE and the dilated-CNN decoder, FBP (alone on both threads to fit a session, 2026-12-02), the Transformer's
-# rows. The order now, two runs at a time on one thread each (finished runs are reused):
-#   1. the seeds 1 and 2 of BN-VAE and the dilated-CNN decoder;
-#   2. the runs that take longer than a session (the authors' recipe about 7.4 hours on PTB, Lagging's aggressive
-#      epochs hours each) last.
+# of BN-VAE and the dilated-CNN decoder, FBP (alone on both threads, 2026-12-02), the Transformer's rows. The order
+# now (finished runs are reused):
+#   1. the seeds 1 and 2 of BN-VAE and the dilated-CNN decoder, two at a time on one thread each;
+#   2. the authors' recipe on PTB (ptb-table's last row), alone on both threads: 7.4 hours of training on one thread
+#      beside a second run (measured), about 4.3 alone (by the 1.17x above), and no second run here could finish;
+#   3. Lagging last: one aggressive epoch takes about 8 hours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
@@ -54,6 +56,8 @@ sweep_entry() {
 
 # Naming FBP keeps its row in sweep.json.
 baseline_seeds="ptb-baselines hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae,fbp]"
-for entry in "$baseline_seeds" ptb-transformer ptb-baselines "ptb-table $CHOSEN"; do sweep_entry 2 "$entry"; done
+for entry in "$baseline_seeds" ptb-transformer; do sweep_entry 2 "$entry"; done
+OMP_NUM_THREADS=2 sweep_entry 1 "ptb-table $CHOSEN"
+sweep_entry 2 ptb-baselines
 kill "$keeper"
 "$SEQVAE" keep-results "$SEQVAE_RUNS" records
