@@ -94,7 +94,8 @@ if started ptb-baselines; then
         --out "$TABLES/ptb-all-cpu"
     "$SEQVAE" plot "$SEQVAE_RUNS/ptb-table-cpu" "$SEQVAE_RUNS/ptb-baselines-cpu" --out "$FIGURES/ptb-all-cpu"
     compare_pairs ptb-baselines "$TABLES/ptb-all-cpu" ptb-table \
-        "skip-vae uniform" "skip-vae none" "skip-vae awd" "fbp none" "fbp uniform"
+        "skip-vae uniform" "skip-vae none" "skip-vae awd" "fbp none" "fbp uniform" "bn-vae none" "bn-vae uniform" \
+        "cnn-vae none"
 fi
 for ablation in lambda-ablation rate-ablation; do
     if started "$ablation"; then
