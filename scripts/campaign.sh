@@ -18,11 +18,11 @@
 # one's machine, runs root and checkpoints included (docs/results.md, "What blocks the rest"). Done so far:
 # ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control), Skip-VAE's 3 seeds, seed 0
 # of BN-VAE and the dilated-CNN decoder, FBP (alone on both threads, 2026-12-02), the Transformer's rows at seed 0,
-# BN-VAE's seed 2 and the CNN decoder's seeds 1 and 2. The order now (finished runs are reused):
+# BN-VAE's seeds 1 and 2 and the CNN decoder's seeds 1 and 2. The order now (finished runs are reused):
 #   1. the authors' recipe on PTB (ptb-table's last row), alone on both threads, first only where its last.ckpt is
-#      here (a machine kept from the session before): 7.4 hours of training on one thread beside a second run
-#      (measured), about 4.3 alone (by the 1.17x above), so it finishes only across two sessions on one machine;
-#   2. BN-VAE's seed 1 (done 2026-12-03);
+#      here (a machine kept from the session before): 7.4 hours of training on one thread beside a second run, about
+#      3.7 alone (3.7 to 4.0 minutes an epoch, measured 2026-12-03), so it finishes only across two sessions;
+#   2. the baselines' seeds (all done on 2026-12-03);
 #   3. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
 #      that fit into one session's machine go before those that do not;
 #   4. the authors' recipe from its start;
