@@ -21,7 +21,8 @@
 # BN-VAE's seeds 1 and 2 and the CNN decoder's seeds 1 and 2. The order now (finished runs are reused):
 #   1. the authors' recipe on PTB (ptb-table's last row), alone on both threads, first only where its last.ckpt is
 #      here (a machine kept from the session before): 7.4 hours of training on one thread beside a second run, about
-#      3.6 alone (3.80 minutes an epoch, measured 2026-12-03), so it finishes only across two sessions;
+#      4 alone (3.80 to 4.45 minutes an epoch, measured 2026-12-03), so it finishes only across sessions on one
+#      machine (through epoch 46 of about 56 by 14:31 UTC on 2026-12-03, across two);
 #   2. the baselines' seeds (all done on 2026-12-03);
 #   3. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
 #      that fit into one session's machine go before those that do not;
