@@ -16,18 +16,15 @@
 # Every session from 2026-12-01 to the afternoon of 2026-12-02 had a new machine without the runs root, so a run had
 # to reach its test numbers within one session (about 3 hours); the session of 2026-12-02 18:51 UTC found the previous
 # one's machine, runs root and checkpoints included (docs/results.md, "What blocks the rest"). Done so far:
-# ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control), Skip-VAE's 3 seeds, seed 0
-# of BN-VAE and the dilated-CNN decoder, FBP (alone on both threads, 2026-12-02), the Transformer's rows at seed 0,
-# BN-VAE's seeds 1 and 2 and the CNN decoder's seeds 1 and 2. The order now (finished runs are reused):
-#   1. the authors' recipe on PTB (ptb-table's last row), alone on both threads, first only where its last.ckpt is
-#      here (a machine kept from the session before): 7.4 hours of training on one thread beside a second run, about
-#      4 alone (3.80 to 4.45 minutes an epoch, measured 2026-12-03), so it finishes only across sessions on one
-#      machine (through epoch 46 of about 56 by 14:31 UTC on 2026-12-03, across two);
-#   2. the baselines' seeds (all done on 2026-12-03);
-#   3. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
+# ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control, and the authors' recipe, alone
+# on both threads: 5.31 hours of training across three sessions on one machine, done 2026-12-03), Skip-VAE's,
+# BN-VAE's and the dilated-CNN decoder's 3 seeds, FBP (alone on both threads, 2026-12-02), the Transformer's rows at
+# seed 0. The order now (finished runs are reused):
+#   1. the baselines' seeds (all done);
+#   2. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
 #      that fit into one session's machine go before those that do not;
-#   4. the authors' recipe from its start;
-#   5. Lagging last: one aggressive epoch takes about 8 hours.
+#   3. ptb-table (all done);
+#   4. Lagging last: one aggressive epoch takes about 8 hours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SEQVAE_RUNS=${SEQVAE_RUNS:-/work/runs} SEQVAE_DATA=${SEQVAE_DATA:-/work/shared/data} OMP_NUM_THREADS=1
@@ -59,14 +56,10 @@ sweep_entry() {
     sweep "${words[0]}" "$1" "${words[@]:1}"
 }
 
-AUTHORS="ptb-table $CHOSEN"
-if [ -f "$SEQVAE_RUNS/ptb-table-cpu/awd-authors/optim.lr=0.001/seed=0/checkpoints/last.ckpt" ]; then
-    OMP_NUM_THREADS=2 sweep_entry 1 "$AUTHORS"
-fi
 # Naming FBP keeps its row in sweep.json.
 baseline_seeds="ptb-baselines hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae,fbp]"
 for entry in "$baseline_seeds" ptb-transformer; do sweep_entry 2 "$entry"; done
-OMP_NUM_THREADS=2 sweep_entry 1 "$AUTHORS"
+OMP_NUM_THREADS=2 sweep_entry 1 "ptb-table $CHOSEN"
 sweep_entry 2 ptb-baselines
 kill "$keeper"
 "$SEQVAE" keep-results "$SEQVAE_RUNS" records
