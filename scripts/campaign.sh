@@ -16,14 +16,16 @@
 # Every session from 2026-12-01 to the afternoon of 2026-12-02 had a new machine without the runs root, so a run had
 # to reach its test numbers within one session (about 3 hours); the session of 2026-12-02 18:51 UTC found the previous
 # one's machine, runs root and checkpoints included (docs/results.md, "What blocks the rest"). Done so far:
-# ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control, and the authors' recipe, alone
-# on both threads: 5.31 hours of training across three sessions on one machine, done 2026-12-03), Skip-VAE's,
+# ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control, and the authors' recipe at seed
+# 0, alone on both threads: 5.31 hours of training across three sessions on one machine, done 2026-12-03), Skip-VAE's,
 # BN-VAE's and the dilated-CNN decoder's 3 seeds, FBP (alone on both threads, 2026-12-02), the Transformer's rows at
 # seed 0. The order now (finished runs are reused):
 #   1. the baselines' seeds (all done);
 #   2. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
 #      that fit into one session's machine go before those that do not;
-#   3. ptb-table (all done);
+#   3. the authors' recipe's seeds 1 and 2 (ptb-table plans them since 2026-12-03), two at a time on one thread
+#      each: 57 epochs took 7.41 hours on one thread beside a second run, so they finish only on a machine kept
+#      across sessions;
 #   4. Lagging last: one aggressive epoch takes about 8 hours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +61,7 @@ sweep_entry() {
 # Naming FBP keeps its row in sweep.json.
 baseline_seeds="ptb-baselines hydra.sweeper.methods=[skip-vae,bn-vae,cnn-vae,fbp]"
 for entry in "$baseline_seeds" ptb-transformer; do sweep_entry 2 "$entry"; done
-OMP_NUM_THREADS=2 sweep_entry 1 "ptb-table $CHOSEN"
+sweep_entry 2 "ptb-table $CHOSEN"
 sweep_entry 2 ptb-baselines
 kill "$keeper"
 "$SEQVAE" keep-results "$SEQVAE_RUNS" records
