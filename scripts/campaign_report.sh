@@ -82,8 +82,8 @@ if started ptb-table; then
     "$SEQVAE" report "$SEQVAE_RUNS/ptb-table-cpu" --out "$TABLES/ptb-table-cpu-converged"
     "$SEQVAE" plot "$SEQVAE_RUNS/ptb-table-cpu" --out "$FIGURES/ptb-table-cpu-converged"
     compare_pairs ptb-table "$TABLES/ptb-table-cpu-converged" "" \
-        "awd uniform" "awd uniform-exact" "awd-authors uniform" "awd-authors awd" "awd-authors none" "uniform none" \
-        "awd none"
+        "awd uniform" "awd uniform-exact" "awd-authors uniform" "awd-authors awd" "awd-authors none" \
+        "awd-authors uniform-exact-authors" "uniform none" "awd none"
     adversary_figures ptb-table adversary-ptb-converged
 fi
 if started ptb-transformer; then

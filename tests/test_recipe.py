@@ -24,3 +24,17 @@ def test_recipe_authors_sets_the_original_code_s_choices_on_top_of_a_size():
     batch = make_batch(list(enumerate([[5, 6, 7, 8], [9, 10, 11]])))
     model(batch.tokens, batch.lengths).loss().backward()
     assert model.dropout.adversary.head.bias is None and model.decoder.update2.weight_hh.grad.abs().sum() > 0
+
+
+def test_the_recipe_s_control_differs_from_it_only_in_which_words_are_dropped():
+    recipe = compose_config(["method=awd-authors"])
+    control = compose_config(["method=uniform-exact-authors"])
+    assert control.model == recipe.model and control.optim == recipe.optim
+    assert (control.dropout.method, control.dropout.exact_k, control.dropout.rate) == ("uniform", True, 0.2)
+
+    torch.manual_seed(0)
+    model = SequenceVAE.from_config(control, 30).train()
+    assert not any(name.startswith("dropout.") for name, _ in model.named_parameters()), "no adversary"
+    inputs = torch.randint(4, 30, (64, 11))  # <s> and 10 words
+    dropped = (model.dropout(inputs, torch.full((64,), 10)).mask == 0).sum(1)
+    assert dropped.eq(2).all(), "exactly K = round(0.2 * 10) words a sentence, AWD's budget"
