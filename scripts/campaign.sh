@@ -19,7 +19,7 @@
 # ptb-table's rows (the VAE, uniform dropout and AWD over 3 seeds, the exact-K control, and the authors' recipe at seed
 # 0, alone on both threads: 5.31 hours of training across three sessions on one machine, done 2026-12-03), Skip-VAE's,
 # BN-VAE's and the dilated-CNN decoder's 3 seeds, FBP (alone on both threads, 2026-12-02), the Transformer's rows at
-# seed 0 and the seeds 1 and 2 of its VAE and of uniform dropout. The order now (finished runs are reused):
+# 3 seeds (done 2026-12-03). The order now (finished runs are reused):
 #   1. the baselines' seeds (all done);
 #   2. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
 #      that fit into one session's machine go before those that do not;
