@@ -21,8 +21,8 @@
 # BN-VAE's and the dilated-CNN decoder's 3 seeds, FBP (alone on both threads, 2026-12-02), the Transformer's rows at
 # 3 seeds (done 2026-12-03). The order now (finished runs are reused):
 #   1. the baselines' seeds (all done);
-#   2. the Transformer's seeds 1 and 2 (1.1 to 2.2 hours of training a run), two at a time on one thread each: runs
-#      that fit into one session's machine go before those that do not;
+#   2. the Transformer's seeds 1 and 2 (all done; 0.7 to 1.2 hours of training a run), two at a time on one thread
+#      each: runs that fit into one session's machine go before those that do not;
 #   3. the authors' recipe's seeds 1 and 2 (ptb-table plans them since 2026-12-03) and its control at seed 0
 #      (uniform-exact-authors: uniform dropout of K words on the recipe's decoder, planned since that evening), two
 #      at a time on one thread each: 57 epochs took 7.41 hours on one thread beside a second run, so they finish only
